@@ -97,8 +97,8 @@ void hosts_start(struct hosts *hs, int n, const char *tag, unsigned io_timeout)
 		h->id = i;
 		snprintf(h->name, sizeof(h->name), "host%d", i);
 		snprintf(h->dir, sizeof(h->dir), "%s/host%d", hs->tmp, i);
-		snprintf(h->run_dir, sizeof(h->run_dir), "%s/run", h->dir);
-		snprintf(h->env_run, sizeof(h->env_run), "SANLOCK_RUN_DIR=%s", h->run_dir);
+		snprintf(h->run_dir, sizeof(h->run_dir), "%s/host%d/run", hs->tmp, i);
+		snprintf(h->env_run, sizeof(h->env_run), "SANLOCK_RUN_DIR=%s/host%d/run", hs->tmp, i);
 		h->env[0] = h->env_run;
 		h->env[1] = "SANLOCK_PRIVILEGED=0";
 		h->env[2] = NULL;
@@ -114,7 +114,7 @@ void host_sanlock_kill(struct host *h, int sig)
 	if (h->sanlock_pid <= 0)
 		return;
 	if (sig == SIGKILL || sig == SIGTERM) {
-		if (tu_kill_wait(h->sanlock_pid, sig, 20000) == -1)
+		if (tu_kill_wait(h->sanlock_pid, sig, sig == SIGKILL ? 20000 : 5000) == -1)
 			tu_kill_wait(h->sanlock_pid, SIGKILL, 5000);
 		h->sanlock_pid = 0;
 		if (h->helper_pid > 0) {

@@ -62,7 +62,10 @@ void hosts_start(struct hosts *hs, int n, const char *tag, unsigned io_timeout);
 /* (Re)starts host h's sanlock daemon; 0 or -1. */
 int host_sanlock_start(struct hosts *hs, struct host *h);
 /* Sends sig to host h's sanlock daemon (and, for SIGKILL, its helper) and
- * for SIGKILL/SIGTERM waits for it to exit. */
+ * for SIGKILL/SIGTERM waits for it to exit.  sanlock ignores SIGTERM while it
+ * has lockspaces: then after 5 s it is SIGKILLed.  SIGKILL is "host death"
+ * as far as the other hosts can tell (nothing renews or releases); SIGSTOP
+ * and SIGCONT freeze and thaw it. */
 void host_sanlock_kill(struct host *h, int sig);
 /* Environment strings for programs acting as host h (tu_spawn's env_extra). */
 char *const *host_env(struct host *h);

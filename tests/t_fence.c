@@ -272,6 +272,9 @@ int main(void)
 	r = agent_cmd(&c, "join", 60000);
 	is_int(answer_num(r, "code", 0), -FENCE_EHOSTID_BUSY, "host id 1 from host3 is refused");
 	ok(has(r, "host id 1") && has(r, "host1") && has(r, "live host"), "... naming host1: %s", r);
+	r = agent_cmd(&c, "acquire", 10000);
+	is_int(answer_num(r, "code", 0), -FENCE_ENOTJOINED, "acquire without joining is refused");
+	ok(has(r, "not joined"), "... saying so: %s", r);
 	agent_stop(&c);
 
 	r = expect_ok(&a, "acquire", 10000, "host1 acquires");
