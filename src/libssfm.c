@@ -319,8 +319,8 @@ static int ssfm_code(enum proto_code code)
  * freed with proto_reply_free. */
 static int ssfm_read_reply(ssfm_client *c, int timeout_ms, struct proto_reply *rep)
 {
-	char *line, why[256];
-	size_t len;
+	char *line = NULL, why[256];
+	size_t len = 0;
 
 	int rc = ssfm_read_line(c, timeout_ms, &line, &len);
 	if (rc < 0)

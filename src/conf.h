@@ -1,7 +1,7 @@
 /*
- * config.h: ssfm.conf(5), the daemon's configuration.
+ * conf.h: ssfm.conf(5), the daemon's configuration.
  *
- * One table (config.c) lists every key with its type, bounds, default and a
+ * One table (conf.c) lists every key with its type, bounds, default and a
  * help line; the parser, the override options, the printer and the man page
  * test all read that table, so a key exists in one place only.
  *
@@ -23,38 +23,38 @@
  *             into argv (no quoting, no expansion); the first word must be
  *             an absolute path.  Empty: no program.
  *
- * Use: config_init, then config_load_file and config_override as needed,
- * then config_finish (required keys, derived defaults, cross-key checks).
+ * Use: conf_init, then conf_load_file and conf_override as needed,
+ * then conf_finish (required keys, derived defaults, cross-key checks).
  * Each returns the number of errors it added (0: fine).  The caller prints
- * the collected errors (config_errors) and decides to exit.
+ * the collected errors (conf_errors) and decides to exit.
  */
-#ifndef SSFM_CONFIG_H
-#define SSFM_CONFIG_H
+#ifndef SSFM_CONF_H
+#define SSFM_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#define CONFIG_DEFAULT_FILE "/etc/ssfm/ssfm.conf"
-#define CONFIG_RUN_DIR "/run/ssfm"
+#define CONF_DEFAULT_FILE "/etc/ssfm/ssfm.conf"
+#define CONF_RUN_DIR "/run/ssfm"
 
-enum config_type {
-	CONFIG_STRING,
-	CONFIG_INT,
-	CONFIG_BOOL,
-	CONFIG_ENUM,
-	CONFIG_DURATION,
-	CONFIG_PATH,
-	CONFIG_COMMAND,
+enum conf_type {
+	CONF_STRING,
+	CONF_INT,
+	CONF_BOOL,
+	CONF_ENUM,
+	CONF_DURATION,
+	CONF_PATH,
+	CONF_COMMAND,
 };
 
-enum config_watch { CONFIG_WATCH_AUTO, CONFIG_WATCH_INOTIFY, CONFIG_WATCH_POLL };
-enum config_log_level { CONFIG_LOG_WARN, CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
+enum conf_watch { CONF_WATCH_AUTO, CONF_WATCH_INOTIFY, CONF_WATCH_POLL };
+enum conf_log_level { CONF_LOG_WARN, CONF_LOG_INFO, CONF_LOG_DEBUG };
 
-/* The effective configuration.  Strings are malloc'd (config_free); an
- * unset optional string or path is "" (never NULL after config_init).
+/* The effective configuration.  Strings are malloc'd (conf_free); an
+ * unset optional string or path is "" (never NULL after conf_init).
  * Durations are in milliseconds. */
-struct config {
+struct conf {
 	char *group;
 	char *host;
 	long long host_id;
@@ -64,7 +64,7 @@ struct config {
 	char *pid_file;
 	long long io_timeout;           /* seconds */
 	bool auto_promote;
-	int watch;                      /* enum config_watch */
+	int watch;                      /* enum conf_watch */
 	long long poll_interval;        /* ms */
 	long long snapshot_ops;
 	long long snapshot_interval;    /* ms; 0: never by time */
@@ -86,7 +86,7 @@ struct config {
 	char *fence_hook;
 	char *metrics_file;
 	long long metrics_interval;     /* ms */
-	int log_level;                  /* enum config_log_level */
+	int log_level;                  /* enum conf_log_level */
 
 	/* Where each key was last set: 0 default, > 0 file line, -1 command
 	 * line.  Indexed like the key table. */
@@ -94,62 +94,64 @@ struct config {
 	char *file;                     /* the file loaded, for messages */
 };
 
-struct config_key {
+struct conf_key {
 	const char *name;
-	enum config_type type;
+	enum conf_type type;
 	long long min, max;             /* int and duration bounds */
 	const char *def;                /* default, as text ("" for none) */
 	const char *const *choices;     /* enum words, NULL-terminated */
 	bool required;
 	const char *help;               /* one line */
-	size_t offset;                  /* into struct config */
+	size_t offset;                  /* into struct conf */
 };
 
-struct config_errors {
+struct conf_errors {
 	char **msg;
 	size_t count, cap;
 };
 
-/* Number of keys, and key i (0 <= i < config_key_count()). */
-size_t config_key_count(void);
-const struct config_key *config_key_at(size_t i);
-const struct config_key *config_key_find(const char *name);
+/* Number of keys, and key i (0 <= i < conf_key_count()). */
+size_t conf_key_count(void);
+const struct conf_key *conf_key_at(size_t i);
+const struct conf_key *conf_key_find(const char *name);
 /* "string", "int", ... as used in ssfm.conf(5). */
-const char *config_type_name(enum config_type type);
+const char *conf_type_name(enum conf_type type);
 
 /* Sets every key to its default.  Returns 0 or -ENOMEM. */
-int config_init(struct config *cfg);
-void config_free(struct config *cfg);
+int conf_init(struct conf *cfg);
+void conf_free(struct conf *cfg);
 
 /* Reads path; returns the number of errors added to errs (a file that
  * cannot be read is one error naming it). */
-int config_load_file(struct config *cfg, const char *path,
-    struct config_errors *errs);
+int conf_load_file(struct conf *cfg, const char *path,
+    struct conf_errors *errs);
 /* Reads config text from memory (name is used in messages). */
-int config_load_text(struct config *cfg, const char *name, const char *text,
-    size_t len, struct config_errors *errs);
+int conf_load_text(struct conf *cfg, const char *name, const char *text,
+    size_t len, struct conf_errors *errs);
 
 /* Applies one "--KEY=VALUE" (or "KEY=VALUE") override, with the same checks
  * as the file.  An override may set a key the file also set.  Returns the
  * number of errors added (0 or 1). */
-int config_override(struct config *cfg, const char *arg,
-    struct config_errors *errs);
+int conf_override(struct conf *cfg, const char *arg,
+    struct conf_errors *errs);
 
 /* Checks required keys and relations between keys; fills derived defaults
  * (socket, pid_file from group).  Returns the number of errors added. */
-int config_finish(struct config *cfg, struct config_errors *errs);
+int conf_finish(struct conf *cfg, struct conf_errors *errs);
 
-/* Prints the effective configuration as ssfm.conf text (every key, with
- * "# default" or "# set at LINE" notes when verbose). */
-void config_print(const struct config *cfg, FILE *out, bool verbose);
+/* Prints the effective configuration as ssfm.conf text that parses back:
+ * every key; when verbose, a comment line before each with its help, type
+ * and where it was set ("default", "set at FILE:LINE", "set on the command
+ * line"). */
+void conf_print(const struct conf *cfg, FILE *out, bool verbose);
 
 /* Splits a command value into a NULL-terminated argv (malloc'd array and
- * strings, free with config_argv_free).  Returns 0, -EINVAL (empty), or
+ * strings, free with conf_argv_free).  Returns 0, -EINVAL (empty), or
  * -ENOMEM. */
-int config_split_command(const char *value, char ***argv);
-void config_argv_free(char **argv);
+int conf_split_command(const char *value, char ***argv);
+void conf_argv_free(char **argv);
 
-void config_errors_free(struct config_errors *errs);
-void config_errors_print(const struct config_errors *errs, FILE *out);
+void conf_errors_free(struct conf_errors *errs);
+void conf_errors_print(const struct conf_errors *errs, FILE *out);
 
 #endif

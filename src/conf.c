@@ -1,12 +1,12 @@
 /*
- * config.c: the key table of ssfm.conf(5) and its parser.
+ * conf.c: the key table of ssfm.conf(5) and its parser.
  *
  * Why strict: a typo in a failover daemon's configuration (an io_timeout of
  * "1O", an unknown key "auto_promte") silently falls back to a default that
  * changes when a host takes over.  So every number is parsed in full, every
  * key must be known, and a key set twice is an error.
  */
-#include "config.h"
+#include "conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OFF(field) offsetof(struct config, field)
+#define OFF(field) offsetof(struct conf, field)
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const char *const watch_words[] = { "auto", "inotify", "poll", NULL };
@@ -27,111 +27,111 @@ static const char *const log_words[] = { "warn", "info", "debug", NULL };
  * The table.  Bounds are inclusive.  A change here needs the same change in
  * man/ssfm.conf.5 (tests/t_conf_keys.sh compares the names).
  */
-static const struct config_key config_table[] = {
-	{ "group", CONFIG_STRING, 1, 48, "", NULL, true,
+static const struct conf_key conf_table[] = {
+	{ "group", CONF_STRING, 1, 48, "", NULL, true,
 	  "failover group name: [A-Za-z0-9._-], 1..48 bytes, the same on every host", OFF(group) },
-	{ "host", CONFIG_STRING, 1, 64, "", NULL, true,
+	{ "host", CONF_STRING, 1, 64, "", NULL, true,
 	  "this host's name in the group: [A-Za-z0-9._-], 1..64 bytes, unique", OFF(host) },
-	{ "host_id", CONFIG_INT, 1, 2000, "", NULL, true,
+	{ "host_id", CONF_INT, 1, 2000, "", NULL, true,
 	  "this host's sanlock host id, unique in the group", OFF(host_id) },
-	{ "store", CONFIG_PATH, 0, 0, "", NULL, true,
+	{ "store", CONF_PATH, 0, 0, "", NULL, true,
 	  "the group's store directory on shared storage (made by ssfm init)", OFF(store) },
-	{ "socket", CONFIG_PATH, 0, 0, "", NULL, false,
+	{ "socket", CONF_PATH, 0, 0, "", NULL, false,
 	  "control socket path (default /run/ssfm/GROUP.sock)", OFF(socket) },
-	{ "socket_group", CONFIG_STRING, 0, 64, "", NULL, false,
+	{ "socket_group", CONF_STRING, 0, 64, "", NULL, false,
 	  "group owning the control socket; its members may write (empty: root only)", OFF(socket_group) },
-	{ "pid_file", CONFIG_PATH, 0, 0, "", NULL, false,
+	{ "pid_file", CONF_PATH, 0, 0, "", NULL, false,
 	  "pid file, locked while the daemon runs (default /run/ssfm/GROUP.pid)", OFF(pid_file) },
-	{ "io_timeout", CONFIG_INT, 1, 60, "10", NULL, false,
+	{ "io_timeout", CONF_INT, 1, 60, "10", NULL, false,
 	  "sanlock io_timeout in seconds; must match the store's (ssfm init)", OFF(io_timeout) },
-	{ "auto_promote", CONFIG_BOOL, 0, 1, "yes", NULL, false,
+	{ "auto_promote", CONF_BOOL, 0, 1, "yes", NULL, false,
 	  "try to become active on its own; no: only on ssfm promote", OFF(auto_promote) },
-	{ "watch", CONFIG_ENUM, 0, 0, "auto", watch_words, false,
+	{ "watch", CONF_ENUM, 0, 0, "auto", watch_words, false,
 	  "how a standby notices new journal files: auto, inotify or poll", OFF(watch) },
-	{ "poll_interval", CONFIG_DURATION, 10, 60000, "250", NULL, false,
+	{ "poll_interval", CONF_DURATION, 10, 60000, "250", NULL, false,
 	  "how often a standby looks for the next journal file", OFF(poll_interval) },
-	{ "snapshot_ops", CONFIG_INT, 0, 1000000000, "100000", NULL, false,
+	{ "snapshot_ops", CONF_INT, 0, 1000000000, "100000", NULL, false,
 	  "write a snapshot after this many operations (0: never by count)", OFF(snapshot_ops) },
-	{ "snapshot_interval", CONFIG_DURATION, 0, 7 * DAY_MS, "300000", NULL, false,
+	{ "snapshot_interval", CONF_DURATION, 0, 7 * DAY_MS, "300000", NULL, false,
 	  "write a snapshot this often when there were writes (0: never by time)", OFF(snapshot_interval) },
-	{ "snapshot_keep", CONFIG_INT, 2, 1000, "3", NULL, false,
+	{ "snapshot_keep", CONF_INT, 2, 1000, "3", NULL, false,
 	  "snapshots kept by compaction", OFF(snapshot_keep) },
-	{ "journal_retention", CONFIG_DURATION, 1000, 30 * DAY_MS, "60000", NULL, false,
+	{ "journal_retention", CONF_DURATION, 1000, 30 * DAY_MS, "60000", NULL, false,
 	  "journal files covered by a snapshot are kept this long", OFF(journal_retention) },
-	{ "reqid_retention", CONFIG_DURATION, 1000, 7 * DAY_MS, "600000", NULL, false,
+	{ "reqid_retention", CONF_DURATION, 1000, 7 * DAY_MS, "600000", NULL, false,
 	  "a request id is remembered this long, so a retry is not applied twice", OFF(reqid_retention) },
-	{ "max_value_bytes", CONFIG_INT, 2, 1048576, "1048576", NULL, false,
+	{ "max_value_bytes", CONF_INT, 2, 1048576, "1048576", NULL, false,
 	  "largest value accepted, in bytes of JSON text", OFF(max_value_bytes) },
-	{ "max_batch_ops", CONFIG_INT, 1, 65536, "4096", NULL, false,
+	{ "max_batch_ops", CONF_INT, 1, 65536, "4096", NULL, false,
 	  "most operations in one journal batch (group commit)", OFF(max_batch_ops) },
-	{ "force_link", CONFIG_BOOL, 0, 1, "no", NULL, false,
+	{ "force_link", CONF_BOOL, 0, 1, "no", NULL, false,
 	  "commit with link()+unlink() even where renameat2 works", OFF(force_link) },
-	{ "max_connections", CONFIG_INT, 1, 100000, "1024", NULL, false,
+	{ "max_connections", CONF_INT, 1, 100000, "1024", NULL, false,
 	  "most control socket connections at once", OFF(max_connections) },
-	{ "hook_start", CONFIG_COMMAND, 0, 0, "", NULL, false,
+	{ "hook_start", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that starts the managed service once active", OFF(hook_start) },
-	{ "hook_stop", CONFIG_COMMAND, 0, 0, "", NULL, false,
+	{ "hook_stop", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that stops the managed service", OFF(hook_stop) },
-	{ "hook_check", CONFIG_COMMAND, 0, 0, "", NULL, false,
+	{ "hook_check", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that checks the managed service; non-zero exit is a failure", OFF(hook_check) },
-	{ "hook_timeout", CONFIG_DURATION, 100, 3600000, "30000", NULL, false,
+	{ "hook_timeout", CONF_DURATION, 100, 3600000, "30000", NULL, false,
 	  "a hook still running after this gets SIGTERM", OFF(hook_timeout) },
-	{ "hook_kill_grace", CONFIG_DURATION, 100, 600000, "5000", NULL, false,
+	{ "hook_kill_grace", CONF_DURATION, 100, 600000, "5000", NULL, false,
 	  "a hook still running this long after SIGTERM gets SIGKILL", OFF(hook_kill_grace) },
-	{ "check_interval", CONFIG_DURATION, 100, 3600000, "10000", NULL, false,
+	{ "check_interval", CONF_DURATION, 100, 3600000, "10000", NULL, false,
 	  "how often the active runs hook_check", OFF(check_interval) },
-	{ "check_failures", CONFIG_INT, 1, 1000, "3", NULL, false,
+	{ "check_failures", CONF_INT, 1, 1000, "3", NULL, false,
 	  "this many failed checks in a row make the active demote itself", OFF(check_failures) },
-	{ "demote_timeout", CONFIG_DURATION, 1000, 3600000, "60000", NULL, false,
+	{ "demote_timeout", CONF_DURATION, 1000, 3600000, "60000", NULL, false,
 	  "graceful demote: longest wait for batches in flight and hook_stop", OFF(demote_timeout) },
-	{ "fence_hook", CONFIG_COMMAND, 0, 0, "", NULL, false,
+	{ "fence_hook", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that fences the previous active at the storage before catch-up", OFF(fence_hook) },
-	{ "metrics_file", CONFIG_PATH, 0, 0, "", NULL, false,
+	{ "metrics_file", CONF_PATH, 0, 0, "", NULL, false,
 	  "file rewritten with metrics every metrics_interval (empty: none)", OFF(metrics_file) },
-	{ "metrics_interval", CONFIG_DURATION, 100, 3600000, "10000", NULL, false,
+	{ "metrics_interval", CONF_DURATION, 100, 3600000, "10000", NULL, false,
 	  "how often metrics_file is rewritten", OFF(metrics_interval) },
-	{ "log_level", CONFIG_ENUM, 0, 0, "info", log_words, false,
+	{ "log_level", CONF_ENUM, 0, 0, "info", log_words, false,
 	  "least important messages logged: warn, info or debug", OFF(log_level) },
 };
 
-#define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
-_Static_assert(CONFIG_NKEYS <= sizeof(((struct config *)0)->set_line) /
+#define CONF_NKEYS (sizeof(conf_table) / sizeof(conf_table[0]))
+_Static_assert(CONF_NKEYS <= sizeof(((struct conf *)0)->set_line) /
     sizeof(int), "set_line too small for the key table");
 
-size_t config_key_count(void)
+size_t conf_key_count(void)
 {
-	return CONFIG_NKEYS;
+	return CONF_NKEYS;
 }
 
-const struct config_key *config_key_at(size_t i)
+const struct conf_key *conf_key_at(size_t i)
 {
-	return i < CONFIG_NKEYS ? &config_table[i] : NULL;
+	return i < CONF_NKEYS ? &conf_table[i] : NULL;
 }
 
-const struct config_key *config_key_find(const char *name)
+const struct conf_key *conf_key_find(const char *name)
 {
-	for (size_t i = 0; i < CONFIG_NKEYS; i++)
-		if (strcmp(config_table[i].name, name) == 0)
-			return &config_table[i];
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (strcmp(conf_table[i].name, name) == 0)
+			return &conf_table[i];
 	return NULL;
 }
 
-const char *config_type_name(enum config_type type)
+const char *conf_type_name(enum conf_type type)
 {
 	switch (type) {
-	case CONFIG_STRING: return "string";
-	case CONFIG_INT: return "int";
-	case CONFIG_BOOL: return "bool";
-	case CONFIG_ENUM: return "enum";
-	case CONFIG_DURATION: return "duration";
-	case CONFIG_PATH: return "path";
-	case CONFIG_COMMAND: return "command";
+	case CONF_STRING: return "string";
+	case CONF_INT: return "int";
+	case CONF_BOOL: return "bool";
+	case CONF_ENUM: return "enum";
+	case CONF_DURATION: return "duration";
+	case CONF_PATH: return "path";
+	case CONF_COMMAND: return "command";
 	}
 	return "?";
 }
 
 static __attribute__((format(printf, 2, 3)))
-void config_error(struct config_errors *errs, const char *fmt, ...)
+void conf_error(struct conf_errors *errs, const char *fmt, ...)
 {
 	va_list ap;
 	char *text = NULL;
@@ -154,7 +154,7 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 	errs->msg[errs->count++] = text;
 }
 
-void config_errors_free(struct config_errors *errs)
+void conf_errors_free(struct conf_errors *errs)
 {
 	for (size_t i = 0; i < errs->count; i++)
 		free(errs->msg[i]);
@@ -163,7 +163,7 @@ void config_errors_free(struct config_errors *errs)
 	errs->count = errs->cap = 0;
 }
 
-void config_errors_print(const struct config_errors *errs, FILE *out)
+void conf_errors_print(const struct conf_errors *errs, FILE *out)
 {
 	for (size_t i = 0; i < errs->count; i++)
 		fprintf(out, "%s\n", errs->msg[i] ? errs->msg[i] : "(out of memory)");
@@ -171,22 +171,22 @@ void config_errors_print(const struct config_errors *errs, FILE *out)
 
 /* ---- values ------------------------------------------------------------- */
 
-static char **config_str_slot(struct config *cfg, const struct config_key *k)
+static char **conf_str_slot(struct conf *cfg, const struct conf_key *k)
 {
 	return (char **)((char *)cfg + k->offset);
 }
 
-static long long *config_ll_slot(struct config *cfg, const struct config_key *k)
+static long long *conf_ll_slot(struct conf *cfg, const struct conf_key *k)
 {
 	return (long long *)((char *)cfg + k->offset);
 }
 
-static bool config_is_text(enum config_type t)
+static bool conf_is_text(enum conf_type t)
 {
-	return t == CONFIG_STRING || t == CONFIG_PATH || t == CONFIG_COMMAND;
+	return t == CONF_STRING || t == CONF_PATH || t == CONF_COMMAND;
 }
 
-static bool config_name_ok(const char *s)
+static bool conf_name_ok(const char *s)
 {
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
@@ -195,7 +195,7 @@ static bool config_name_ok(const char *s)
 }
 
 /* Strict decimal: optional sign, digits, nothing else; no overflow. */
-static int config_parse_ll(const char *s, long long *out)
+static int conf_parse_ll(const char *s, long long *out)
 {
 	char *end;
 
@@ -211,7 +211,7 @@ static int config_parse_ll(const char *s, long long *out)
 	return 0;
 }
 
-static int config_parse_duration(const char *s, long long *out)
+static int conf_parse_duration(const char *s, long long *out)
 {
 	static const struct { const char *unit; long long ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
@@ -226,7 +226,7 @@ static int config_parse_duration(const char *s, long long *out)
 	memcpy(num, s, digits);
 	num[digits] = '\0';
 	long long v;
-	int rc = config_parse_ll(num, &v);
+	int rc = conf_parse_ll(num, &v);
 	if (rc < 0)
 		return rc;
 	const char *unit = s + digits;
@@ -246,7 +246,7 @@ static int config_parse_duration(const char *s, long long *out)
 	return 0;
 }
 
-static int config_parse_bool(const char *s, bool *out)
+static int conf_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
@@ -268,26 +268,26 @@ static int config_parse_bool(const char *s, bool *out)
  * Parses value for key k into cfg.  On a bad value, writes the reason
  * (without location) to why and returns -EINVAL; -ENOMEM on allocation.
  */
-static int config_set_value(struct config *cfg, const struct config_key *k,
+static int conf_set_value(struct conf *cfg, const struct conf_key *k,
     const char *value, char *why, size_t why_len)
 {
 	long long v;
 	int rc;
 
 	switch (k->type) {
-	case CONFIG_STRING:
+	case CONF_STRING:
 		if ((long long)strlen(value) > k->max) {
 			snprintf(why, why_len, "%s: \"%s\" is longer than %lld bytes",
 			    k->name, value, k->max);
 			return -EINVAL;
 		}
-		if (k->offset != OFF(socket_group) && !config_name_ok(value)) {
+		if (k->offset != OFF(socket_group) && !conf_name_ok(value)) {
 			snprintf(why, why_len, "%s: \"%s\" has a character outside [A-Za-z0-9._-]",
 			    k->name, value);
 			return -EINVAL;
 		}
 		break;
-	case CONFIG_PATH:
+	case CONF_PATH:
 		if (value[0] != '\0' && value[0] != '/') {
 			snprintf(why, why_len, "%s: \"%s\" is not an absolute path",
 			    k->name, value);
@@ -298,7 +298,7 @@ static int config_set_value(struct config *cfg, const struct config_key *k,
 			return -EINVAL;
 		}
 		break;
-	case CONFIG_COMMAND:
+	case CONF_COMMAND:
 		if (value[0] != '\0' && value[0] != '/') {
 			snprintf(why, why_len,
 			    "%s: \"%s\" must start with an absolute program path (no shell is used)",
@@ -306,34 +306,34 @@ static int config_set_value(struct config *cfg, const struct config_key *k,
 			return -EINVAL;
 		}
 		break;
-	case CONFIG_INT:
-	case CONFIG_DURATION:
-		rc = k->type == CONFIG_INT ? config_parse_ll(value, &v)
-		    : config_parse_duration(value, &v);
+	case CONF_INT:
+	case CONF_DURATION:
+		rc = k->type == CONF_INT ? conf_parse_ll(value, &v)
+		    : conf_parse_duration(value, &v);
 		if (rc == -EINVAL) {
 			snprintf(why, why_len, "%s: \"%s\" is not %s", k->name, value,
-			    k->type == CONFIG_INT ? "a decimal integer"
+			    k->type == CONF_INT ? "a decimal integer"
 			    : "a duration (a number with an optional unit ms, s, m or h)");
 			return -EINVAL;
 		}
 		if (rc < 0 || v < k->min || v > k->max) {
 			snprintf(why, why_len, "%s: %s is out of range %lld..%lld%s",
 			    k->name, value, k->min, k->max,
-			    k->type == CONFIG_DURATION ? " ms" : "");
+			    k->type == CONF_DURATION ? " ms" : "");
 			return -EINVAL;
 		}
-		*config_ll_slot(cfg, k) = v;
+		*conf_ll_slot(cfg, k) = v;
 		return 0;
-	case CONFIG_BOOL: {
+	case CONF_BOOL: {
 		bool b;
-		if (config_parse_bool(value, &b) < 0) {
+		if (conf_parse_bool(value, &b) < 0) {
 			snprintf(why, why_len, "%s: \"%s\" is not yes or no", k->name, value);
 			return -EINVAL;
 		}
 		*(bool *)((char *)cfg + k->offset) = b;
 		return 0;
 	}
-	case CONFIG_ENUM:
+	case CONF_ENUM:
 		for (int i = 0; k->choices[i]; i++) {
 			if (strcmp(k->choices[i], value) == 0) {
 				*(int *)((char *)cfg + k->offset) = i;
@@ -355,31 +355,31 @@ static int config_set_value(struct config *cfg, const struct config_key *k,
 	char *copy = strdup(value);
 	if (copy == NULL)
 		return -ENOMEM;
-	char **slot = config_str_slot(cfg, k);
+	char **slot = conf_str_slot(cfg, k);
 	free(*slot);
 	*slot = copy;
 	return 0;
 }
 
-int config_init(struct config *cfg)
+int conf_init(struct conf *cfg)
 {
 	char why[256];
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config_table[i];
-		if (config_is_text(k->type)) {
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_table[i];
+		if (conf_is_text(k->type)) {
 			char *copy = strdup(k->def);
 			if (copy == NULL) {
-				config_free(cfg);
+				conf_free(cfg);
 				return -ENOMEM;
 			}
-			*config_str_slot(cfg, k) = copy;
+			*conf_str_slot(cfg, k) = copy;
 		} else if (k->def[0] != '\0') {
-			/* A bad default is a bug in the table: tests/t_config.c
+			/* A bad default is a bug in the table: tests/t_conf.c
 			 * parses every default. */
-			if (config_set_value(cfg, k, k->def, why, sizeof(why)) < 0) {
-				config_free(cfg);
+			if (conf_set_value(cfg, k, k->def, why, sizeof(why)) < 0) {
+				conf_free(cfg);
 				return -EINVAL;
 			}
 		}
@@ -387,11 +387,11 @@ int config_init(struct config *cfg)
 	return 0;
 }
 
-void config_free(struct config *cfg)
+void conf_free(struct conf *cfg)
 {
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		if (config_is_text(config_table[i].type)) {
-			char **slot = config_str_slot(cfg, &config_table[i]);
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		if (conf_is_text(conf_table[i].type)) {
+			char **slot = conf_str_slot(cfg, &conf_table[i]);
 			free(*slot);
 			*slot = NULL;
 		}
@@ -402,7 +402,7 @@ void config_free(struct config *cfg)
 
 /* ---- parsing -------------------------------------------------------------- */
 
-static char *config_trim(char *s, char *end)
+static char *conf_trim(char *s, char *end)
 {
 	while (s < end && isspace((unsigned char)*s))
 		s++;
@@ -413,44 +413,44 @@ static char *config_trim(char *s, char *end)
 }
 
 /* One "key = value" line, NUL-terminated and without its newline. */
-static void config_line(struct config *cfg, const char *where, int lineno,
-    char *line, struct config_errors *errs)
+static void conf_line(struct conf *cfg, const char *where, int lineno,
+    char *line, struct conf_errors *errs)
 {
 	char why[PATH_MAX + 256];
 	char *end = line + strlen(line);
-	char *text = config_trim(line, end);
+	char *text = conf_trim(line, end);
 
 	if (*text == '\0' || *text == '#')
 		return;
 	char *eq = strchr(text, '=');
 	if (eq == NULL) {
-		config_error(errs, "%s:%d: expected \"key = value\", got \"%s\"", where, lineno, text);
+		conf_error(errs, "%s:%d: expected \"key = value\", got \"%s\"", where, lineno, text);
 		return;
 	}
-	char *key = config_trim(text, eq);
-	char *value = config_trim(eq + 1, eq + 1 + strlen(eq + 1));
-	const struct config_key *k = config_key_find(key);
+	char *key = conf_trim(text, eq);
+	char *value = conf_trim(eq + 1, eq + 1 + strlen(eq + 1));
+	const struct conf_key *k = conf_key_find(key);
 	if (k == NULL) {
-		config_error(errs, "%s:%d: unknown key \"%s\"", where, lineno, key);
+		conf_error(errs, "%s:%d: unknown key \"%s\"", where, lineno, key);
 		return;
 	}
-	size_t idx = (size_t)(k - config_table);
+	size_t idx = (size_t)(k - conf_table);
 	if (cfg->set_line[idx] > 0) {
-		config_error(errs, "%s:%d: %s is already set at line %d", where, lineno,
+		conf_error(errs, "%s:%d: %s is already set at line %d", where, lineno,
 		    key, cfg->set_line[idx]);
 		return;
 	}
-	int rc = config_set_value(cfg, k, value, why, sizeof(why));
+	int rc = conf_set_value(cfg, k, value, why, sizeof(why));
 	if (rc == -ENOMEM)
-		config_error(errs, "%s:%d: %s: out of memory", where, lineno, key);
+		conf_error(errs, "%s:%d: %s: out of memory", where, lineno, key);
 	else if (rc < 0)
-		config_error(errs, "%s:%d: %s", where, lineno, why);
+		conf_error(errs, "%s:%d: %s", where, lineno, why);
 	else
 		cfg->set_line[idx] = lineno;
 }
 
-int config_load_text(struct config *cfg, const char *name, const char *text,
-    size_t len, struct config_errors *errs)
+int conf_load_text(struct conf *cfg, const char *name, const char *text,
+    size_t len, struct conf_errors *errs)
 {
 	size_t before = errs->count;
 	int lineno = 0;
@@ -464,21 +464,21 @@ int config_load_text(struct config *cfg, const char *name, const char *text,
 		lineno++;
 		char *line = strndup(text + pos, n);
 		if (line == NULL) {
-			config_error(errs, "%s:%d: out of memory", name, lineno);
+			conf_error(errs, "%s:%d: out of memory", name, lineno);
 			break;
 		}
 		if (strlen(line) != n)
-			config_error(errs, "%s:%d: NUL byte in line", name, lineno);
+			conf_error(errs, "%s:%d: NUL byte in line", name, lineno);
 		else
-			config_line(cfg, name, lineno, line, errs);
+			conf_line(cfg, name, lineno, line, errs);
 		free(line);
 		pos += n + (nl ? 1 : 0);
 	}
 	return (int)(errs->count - before);
 }
 
-int config_load_file(struct config *cfg, const char *path,
-    struct config_errors *errs)
+int conf_load_file(struct conf *cfg, const char *path,
+    struct conf_errors *errs)
 {
 	FILE *f = fopen(path, "re");
 	char *text = NULL;
@@ -486,7 +486,7 @@ int config_load_file(struct config *cfg, const char *path,
 	int n = 0;
 
 	if (f == NULL) {
-		config_error(errs, "%s: cannot open: %s", path, strerror(errno));
+		conf_error(errs, "%s: cannot open: %s", path, strerror(errno));
 		return 1;
 	}
 	for (;;) {
@@ -494,7 +494,7 @@ int config_load_file(struct config *cfg, const char *path,
 			cap = cap ? cap * 2 : 8192;
 			char *grown = realloc(text, cap);
 			if (grown == NULL) {
-				config_error(errs, "%s: out of memory", path);
+				conf_error(errs, "%s: out of memory", path);
 				n = 1;
 				goto out;
 			}
@@ -506,82 +506,82 @@ int config_load_file(struct config *cfg, const char *path,
 			break;
 	}
 	if (ferror(f)) {
-		config_error(errs, "%s: read error", path);
+		conf_error(errs, "%s: read error", path);
 		n = 1;
 		goto out;
 	}
-	n = config_load_text(cfg, path, text, len, errs);
+	n = conf_load_text(cfg, path, text, len, errs);
 out:
 	free(text);
 	fclose(f);
 	return n;
 }
 
-int config_override(struct config *cfg, const char *arg,
-    struct config_errors *errs)
+int conf_override(struct conf *cfg, const char *arg,
+    struct conf_errors *errs)
 {
 	char why[PATH_MAX + 256];
 	const char *body = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
 	const char *eq = strchr(body, '=');
 
 	if (eq == NULL) {
-		config_error(errs, "command line: \"%s\": expected --KEY=VALUE", arg);
+		conf_error(errs, "command line: \"%s\": expected --KEY=VALUE", arg);
 		return 1;
 	}
 	char key[64];
 	size_t klen = (size_t)(eq - body);
 	if (klen >= sizeof(key)) {
-		config_error(errs, "command line: unknown key \"%.*s\"", (int)klen, body);
+		conf_error(errs, "command line: unknown key \"%.*s\"", (int)klen, body);
 		return 1;
 	}
 	memcpy(key, body, klen);
 	key[klen] = '\0';
-	const struct config_key *k = config_key_find(key);
+	const struct conf_key *k = conf_key_find(key);
 	if (k == NULL) {
-		config_error(errs, "command line: unknown key \"%s\"", key);
+		conf_error(errs, "command line: unknown key \"%s\"", key);
 		return 1;
 	}
-	int rc = config_set_value(cfg, k, eq + 1, why, sizeof(why));
+	int rc = conf_set_value(cfg, k, eq + 1, why, sizeof(why));
 	if (rc < 0) {
-		config_error(errs, "command line: %s", rc == -ENOMEM ? "out of memory" : why);
+		conf_error(errs, "command line: %s", rc == -ENOMEM ? "out of memory" : why);
 		return 1;
 	}
-	cfg->set_line[k - config_table] = -1;
+	cfg->set_line[k - conf_table] = -1;
 	return 0;
 }
 
-static int config_default_path(char **slot, const char *group, const char *suffix)
+static int conf_default_path(char **slot, const char *group, const char *suffix)
 {
 	char *path;
 
 	if ((*slot)[0] != '\0')
 		return 0;
-	if (asprintf(&path, "%s/%s.%s", CONFIG_RUN_DIR, group, suffix) < 0)
+	if (asprintf(&path, "%s/%s.%s", CONF_RUN_DIR, group, suffix) < 0)
 		return -ENOMEM;
 	free(*slot);
 	*slot = path;
 	return 0;
 }
 
-int config_finish(struct config *cfg, struct config_errors *errs)
+int conf_finish(struct conf *cfg, struct conf_errors *errs)
 {
 	size_t before = errs->count;
 	const char *where = cfg->file ? cfg->file : "configuration";
 
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config_table[i];
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_table[i];
 		if (!k->required || cfg->set_line[i] != 0)
 			continue;
-		config_error(errs, "%s: required key %s is not set (%s)", where, k->name, k->help);
+		conf_error(errs, "%s: required key %s is not set (%s)", where, k->name, k->help);
 	}
 	if (cfg->group[0] != '\0') {
-		if (config_default_path(&cfg->socket, cfg->group, "sock") < 0 ||
-		    config_default_path(&cfg->pid_file, cfg->group, "pid") < 0)
-			config_error(errs, "%s: out of memory", where);
+		if (conf_default_path(&cfg->socket, cfg->group, "sock") < 0 ||
+		    conf_default_path(&cfg->pid_file, cfg->group, "pid") < 0)
+			conf_error(errs, "%s: out of memory", where);
 	}
 	/* sun_path holds 108 bytes with its NUL. */
 	if (strlen(cfg->socket) > 107)
-		config_error(errs, "%s: socket: \"%s\" is longer than 107 bytes (the limit of a Unix socket path)",
+		conf_error(errs, "%s: socket: \"%s\" is longer than 107 bytes (the limit of a Unix socket path)",
 		    where, cfg->socket);
 	/*
 	 * A stop hook that may run longer than a demote is allowed to take
@@ -589,49 +589,50 @@ int config_finish(struct config *cfg, struct config_errors *errs)
 	 */
 	if (cfg->hook_stop[0] != '\0' &&
 	    cfg->hook_timeout + cfg->hook_kill_grace > cfg->demote_timeout)
-		config_error(errs, "%s: hook_timeout (%lld ms) + hook_kill_grace (%lld ms) exceed demote_timeout (%lld ms): a graceful demote could not wait for hook_stop",
+		conf_error(errs, "%s: hook_timeout (%lld ms) + hook_kill_grace (%lld ms) exceed demote_timeout (%lld ms): a graceful demote could not wait for hook_stop",
 		    where, cfg->hook_timeout, cfg->hook_kill_grace, cfg->demote_timeout);
 	return (int)(errs->count - before);
 }
 
 /* ---- printing ------------------------------------------------------------- */
 
-void config_print(const struct config *cfg, FILE *out, bool verbose)
+void conf_print(const struct conf *cfg, FILE *out, bool verbose)
 {
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config_table[i];
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_table[i];
 		const char *base = (const char *)cfg + k->offset;
 
-		if (verbose)
-			fprintf(out, "# %s (%s)\n", k->help, config_type_name(k->type));
+		/* Notes go on a comment line of their own: ssfm.conf has no
+		 * trailing comments, and the output must parse back. */
+		if (verbose) {
+			fprintf(out, "# %s (%s; ", k->help, conf_type_name(k->type));
+			if (cfg->set_line[i] > 0)
+				fprintf(out, "set at %s:%d)\n", cfg->file ? cfg->file : "file", cfg->set_line[i]);
+			else if (cfg->set_line[i] < 0)
+				fprintf(out, "set on the command line)\n");
+			else
+				fprintf(out, "default)\n");
+		}
 		switch (k->type) {
-		case CONFIG_STRING:
-		case CONFIG_PATH:
-		case CONFIG_COMMAND:
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_COMMAND:
 			fprintf(out, "%s = %s", k->name, *(char *const *)base);
 			break;
-		case CONFIG_INT:
-		case CONFIG_DURATION:
+		case CONF_INT:
+		case CONF_DURATION:
 			if (k->required && cfg->set_line[i] == 0)
 				fprintf(out, "%s =", k->name);
 			else
 				fprintf(out, "%s = %lld%s", k->name, *(const long long *)base,
-				    k->type == CONFIG_DURATION ? "ms" : "");
+				    k->type == CONF_DURATION ? "ms" : "");
 			break;
-		case CONFIG_BOOL:
+		case CONF_BOOL:
 			fprintf(out, "%s = %s", k->name, *(const bool *)base ? "yes" : "no");
 			break;
-		case CONFIG_ENUM:
+		case CONF_ENUM:
 			fprintf(out, "%s = %s", k->name, k->choices[*(const int *)base]);
 			break;
-		}
-		if (verbose) {
-			if (cfg->set_line[i] > 0)
-				fprintf(out, "\t# %s:%d", cfg->file ? cfg->file : "file", cfg->set_line[i]);
-			else if (cfg->set_line[i] < 0)
-				fprintf(out, "\t# command line");
-			else
-				fprintf(out, "\t# default");
 		}
 		fputc('\n', out);
 	}
@@ -639,7 +640,7 @@ void config_print(const struct config *cfg, FILE *out, bool verbose)
 
 /* ---- commands ------------------------------------------------------------- */
 
-void config_argv_free(char **argv)
+void conf_argv_free(char **argv)
 {
 	if (argv == NULL)
 		return;
@@ -648,7 +649,7 @@ void config_argv_free(char **argv)
 	free(argv);
 }
 
-int config_split_command(const char *value, char ***argv)
+int conf_split_command(const char *value, char ***argv)
 {
 	size_t n = 0, cap = 4;
 	char **v = calloc(cap, sizeof(*v));
@@ -683,6 +684,6 @@ int config_split_command(const char *value, char ***argv)
 	*argv = v;
 	return 0;
 nomem:
-	config_argv_free(v);
+	conf_argv_free(v);
 	return -ENOMEM;
 }

@@ -1,26 +1,26 @@
 /*
- * t_config.c: ssfm.conf parsing (src/config.c): defaults, every type, all
+ * t_conf.c: ssfm.conf parsing (src/conf.c): defaults, every type, all
  * errors reported at once with FILE:LINE, overrides, required keys.
  */
-#include "config.h"
+#include "conf.h"
 #include "tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void show(const struct config_errors *errs)
+static void show(const struct conf_errors *errs)
 {
 	for (size_t i = 0; i < errs->count; i++)
 		tap_diag("%s", errs->msg[i] ? errs->msg[i] : "(null)");
 }
 
-static int load(struct config *cfg, const char *text, struct config_errors *errs)
+static int load(struct conf *cfg, const char *text, struct conf_errors *errs)
 {
-	return config_load_text(cfg, "t.conf", text, strlen(text), errs);
+	return conf_load_text(cfg, "t.conf", text, strlen(text), errs);
 }
 
-static bool has_error(const struct config_errors *errs, const char *text)
+static bool has_error(const struct conf_errors *errs, const char *text)
 {
 	for (size_t i = 0; i < errs->count; i++)
 		if (errs->msg[i] && strstr(errs->msg[i], text))
@@ -30,28 +30,28 @@ static bool has_error(const struct config_errors *errs, const char *text)
 
 static void test_defaults(void)
 {
-	struct config cfg;
+	struct conf cfg;
 	size_t bad = 0;
 
-	is_int(config_init(&cfg), 0, "config_init: every default parses");
+	is_int(conf_init(&cfg), 0, "conf_init: every default parses");
 	is_int(cfg.io_timeout, 10, "io_timeout defaults to 10");
 	ok(cfg.auto_promote, "auto_promote defaults to yes");
-	is_int(cfg.watch, CONFIG_WATCH_AUTO, "watch defaults to auto");
+	is_int(cfg.watch, CONF_WATCH_AUTO, "watch defaults to auto");
 	is_int(cfg.poll_interval, 250, "poll_interval defaults to 250 ms");
-	is_int(cfg.log_level, CONFIG_LOG_INFO, "log_level defaults to info");
-	for (size_t i = 0; i < config_key_count(); i++) {
-		const struct config_key *k = config_key_at(i);
-		if (k->help == NULL || k->help[0] == '\0' || config_key_find(k->name) != k)
+	is_int(cfg.log_level, CONF_LOG_INFO, "log_level defaults to info");
+	for (size_t i = 0; i < conf_key_count(); i++) {
+		const struct conf_key *k = conf_key_at(i);
+		if (k->help == NULL || k->help[0] == '\0' || conf_key_find(k->name) != k)
 			bad++;
 	}
 	is_int(bad, 0, "every key has a help line and a unique name");
-	config_free(&cfg);
+	conf_free(&cfg);
 }
 
 static void test_good_file(void)
 {
-	struct config cfg;
-	struct config_errors errs = { 0 };
+	struct conf cfg;
+	struct conf_errors errs = { 0 };
 	const char *text =
 	    "# a comment\n"
 	    "\n"
@@ -66,63 +66,63 @@ static void test_good_file(void)
 	    "hook_start = /usr/bin/svc start --fast\n"
 	    "log_level = debug\n";
 
-	config_init(&cfg);
+	conf_init(&cfg);
 	is_int(load(&cfg, text, &errs), 0, "a good file has no errors");
 	show(&errs);
-	is_int(config_finish(&cfg, &errs), 0, "and passes the final checks");
+	is_int(conf_finish(&cfg, &errs), 0, "and passes the final checks");
 	is_str(cfg.group, "g1", "group");
 	is_str(cfg.host, "hosta", "host trimmed");
 	is_int(cfg.host_id, 2, "host_id");
 	ok(!cfg.auto_promote, "auto_promote no");
-	is_int(cfg.watch, CONFIG_WATCH_POLL, "watch poll");
+	is_int(cfg.watch, CONF_WATCH_POLL, "watch poll");
 	is_int(cfg.poll_interval, 2000, "2s is 2000 ms");
 	is_int(cfg.snapshot_interval, 600000, "10m is 600000 ms");
 	is_str(cfg.socket, "/run/ssfm/g1.sock", "default socket from the group");
 	is_str(cfg.pid_file, "/run/ssfm/g1.pid", "default pid file from the group");
-	is_int(cfg.log_level, CONFIG_LOG_DEBUG, "log_level debug");
+	is_int(cfg.log_level, CONF_LOG_DEBUG, "log_level debug");
 
 	char **argv = NULL;
-	is_int(config_split_command(cfg.hook_start, &argv), 0, "hook_start splits");
+	is_int(conf_split_command(cfg.hook_start, &argv), 0, "hook_start splits");
 	ok(argv && strcmp(argv[0], "/usr/bin/svc") == 0 && strcmp(argv[1], "start") == 0 &&
 	    strcmp(argv[2], "--fast") == 0 && argv[3] == NULL, "into program and arguments");
-	config_argv_free(argv);
-	is_int(config_split_command("  ", &argv), -22, "an empty command is refused");
+	conf_argv_free(argv);
+	is_int(conf_split_command("  ", &argv), -22, "an empty command is refused");
 
 	/* Overrides after the file. */
-	is_int(config_override(&cfg, "--io_timeout=20", &errs), 0, "override io_timeout");
+	is_int(conf_override(&cfg, "--io_timeout=20", &errs), 0, "override io_timeout");
 	is_int(cfg.io_timeout, 20, "override applied");
-	is_int(config_override(&cfg, "--io_timeout=61", &errs), 1, "override out of range refused");
+	is_int(conf_override(&cfg, "--io_timeout=61", &errs), 1, "override out of range refused");
 	ok(has_error(&errs, "command line: io_timeout: 61 is out of range 1..60"), "message says why");
-	is_int(config_override(&cfg, "--nope=1", &errs), 1, "unknown override refused");
+	is_int(conf_override(&cfg, "--nope=1", &errs), 1, "unknown override refused");
 	ok(has_error(&errs, "command line: unknown key \"nope\""), "message names the key");
-	is_int(config_override(&cfg, "--group", &errs), 1, "override without value refused");
+	is_int(conf_override(&cfg, "--group", &errs), 1, "override without value refused");
 
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	config_print(&cfg, f, true);
+	conf_print(&cfg, f, true);
 	fclose(f);
 	ok(strstr(buf, "set on the command line)\nio_timeout = 20\n") != NULL, "print shows an override");
 	ok(strstr(buf, "set at t.conf:3)\ngroup = g1\n") != NULL, "print shows where a key was set");
 	ok(strstr(buf, "default)\nmax_connections = 1024\n") != NULL, "print shows defaults");
-	/* What config_print writes is a valid configuration file. */
-	struct config again;
-	struct config_errors errs2 = { 0 };
-	config_init(&again);
-	is_int(config_load_text(&again, "printed", buf, len, &errs2), 0, "printed configuration parses back");
+	/* What conf_print writes is a valid configuration file. */
+	struct conf again;
+	struct conf_errors errs2 = { 0 };
+	conf_init(&again);
+	is_int(conf_load_text(&again, "printed", buf, len, &errs2), 0, "printed configuration parses back");
 	show(&errs2);
 	is_int(again.io_timeout, 20, "with the same values");
-	config_errors_free(&errs2);
-	config_free(&again);
+	conf_errors_free(&errs2);
+	conf_free(&again);
 	free(buf);
-	config_errors_free(&errs);
-	config_free(&cfg);
+	conf_errors_free(&errs);
+	conf_free(&cfg);
 }
 
 static void test_errors(void)
 {
-	struct config cfg;
-	struct config_errors errs = { 0 };
+	struct conf cfg;
+	struct conf_errors errs = { 0 };
 	const char *text =
 	    "group = bad/name\n"                 /* 1 */
 	    "host_id = 12x\n"                    /* 2 */
@@ -139,7 +139,7 @@ static void test_errors(void)
 	    "max_connections = 99999999999999999999\n" /* 13 */
 	    "io_timeout =\n";                    /* 14 */
 
-	config_init(&cfg);
+	conf_init(&cfg);
 	int n = load(&cfg, text, &errs);
 	is_int(n, 13, "13 errors, all reported");
 	show(&errs);
@@ -156,27 +156,27 @@ static void test_errors(void)
 	ok(has_error(&errs, "t.conf:12: hook_stop: \"stop-it\" must start with an absolute program path"), "relative hook");
 	ok(has_error(&errs, "t.conf:13: max_connections: 99999999999999999999 is out of range"), "overflow");
 	ok(has_error(&errs, "t.conf:14: io_timeout: \"\" is not a decimal integer"), "empty number");
-	config_errors_free(&errs);
+	conf_errors_free(&errs);
 
-	is_int(config_finish(&cfg, &errs), 3, "missing required keys are errors");
+	is_int(conf_finish(&cfg, &errs), 3, "missing required keys are errors");
 	ok(has_error(&errs, "required key group is not set"), "group required");
 	ok(has_error(&errs, "required key host is not set"), "host required");
 	ok(has_error(&errs, "required key store is not set"), "store required");
-	config_errors_free(&errs);
-	config_free(&cfg);
+	conf_errors_free(&errs);
+	conf_free(&cfg);
 
-	config_init(&cfg);
-	is_int(config_load_file(&cfg, "/nonexistent/ssfm.conf", &errs), 1, "missing file is one error");
+	conf_init(&cfg);
+	is_int(conf_load_file(&cfg, "/nonexistent/ssfm.conf", &errs), 1, "missing file is one error");
 	ok(has_error(&errs, "/nonexistent/ssfm.conf: cannot open"), "naming the file");
-	config_errors_free(&errs);
-	config_free(&cfg);
+	conf_errors_free(&errs);
+	conf_free(&cfg);
 
-	config_init(&cfg);
+	conf_init(&cfg);
 	load(&cfg, "group=g\nhost=h\nhost_id=1\nstore=/s\nhook_stop=/bin/true\nhook_timeout=60s\ndemote_timeout=30s\n", &errs);
-	is_int(config_finish(&cfg, &errs), 1, "hook_stop longer than demote_timeout refused");
+	is_int(conf_finish(&cfg, &errs), 1, "hook_stop longer than demote_timeout refused");
 	ok(has_error(&errs, "exceed demote_timeout"), "message names both keys");
-	config_errors_free(&errs);
-	config_free(&cfg);
+	conf_errors_free(&errs);
+	conf_free(&cfg);
 }
 
 int main(void)
