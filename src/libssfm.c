@@ -153,7 +153,7 @@ static int ssfm_open_fd(ssfm_client *c)
 int ssfm_connect(const char *path, ssfm_client **out)
 {
 	ssfm_client *c = calloc(1, sizeof(*c));
-	char found[sizeof(c->path) + 16];
+	char found[sizeof(SSFM_RUN_DIR) + 1 + 256 + 1];
 
 	*out = NULL;
 	if (c == NULL)
