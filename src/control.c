@@ -703,11 +703,10 @@ int control_handle_events(struct control *ctl)
 				continue;
 			}
 		} else if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
-			/* Nothing to read and the peer is gone. */
-			if (c->out_bytes > 0 || !(evs[i].events & EPOLLOUT)) {
-				control_conn_close(ctl, c);
-				continue;
-			}
+			/* Not reading (a request is in flight) and the peer
+			 * is gone: nobody is left to answer. */
+			control_conn_close(ctl, c);
+			continue;
 		}
 		if (ctl->slots[data] == c)
 			control_conn_settle(ctl, c);
