@@ -226,7 +226,9 @@ int control_open(const struct control_options *opt, struct control **out,
 		goto fail;
 	}
 	/* The umask makes the socket 0660 from its first moment: no window
-	 * in which others could connect before the chmod. */
+	 * in which others could connect before the chmod.  The umask is the
+	 * process's: control_open runs at start, before other threads make
+	 * files. */
 	mode_t old_mask = umask(0117);
 	int bound = bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	int bind_errno = errno;
@@ -508,6 +510,12 @@ static void control_process_input(struct control *ctl, struct control_conn *c)
 	}
 	memmove(c->in, c->in + pos, c->in_len - pos);
 	c->in_len -= pos;
+	/* An idle connection does not keep the room a big request needed. */
+	if (c->in_len == 0 && c->in_cap > 2 * CONTROL_READ_CHUNK) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
 	if (!c->busy && c->in_len >= PROTO_LINE_MAX) {
 		/* No newline within the bound: answer now, skip the rest. */
 		if (!c->discarding)

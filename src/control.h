@@ -27,6 +27,10 @@
  *  - past max_connections, a new connection gets one "unavailable" error
  *    line and is closed.
  *
+ * Two daemons starting at the same moment on a stale socket could both
+ * remove it; the daemon's pid file lock (taken before control_open) is what
+ * keeps a second daemon for the group out.
+ *
  * Threads: control_open, control_fd, control_handle_events, control_close
  * and the callbacks belong to the event loop's thread.  control_reply,
  * control_stream and control_reply_error may be called from any thread

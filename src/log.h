@@ -23,7 +23,9 @@
  * syslogd.
  *
  * Thread safety: every function may be called from any thread once
- * log_init has run; before log_init, messages go to stderr.
+ * log_init has run; before log_init, messages go to stderr.  The logger
+ * thread does not survive fork(): a daemon that goes to the background
+ * calls log_init (again) in the child.
  */
 #ifndef SSFM_LOG_H
 #define SSFM_LOG_H

@@ -354,6 +354,72 @@ static void test_denied(const char *path)
 	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* In a child with these credentials: connect, put; 0 ok, 10 denied. */
+static int child_put(const char *path, uid_t uid, gid_t gid, const gid_t *groups, int ngroups)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct client c;
+		if (setgroups((size_t)ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		if (client_open(&c, path) < 0)
+			_exit(3);
+		client_send(&c, "{\"op\":\"put\",\"key\":\"g\",\"value\":1}\n", 36);
+		char *line = client_line(&c, 5000);
+		_exit(line_has(line, "\"ok\":true") ? 0 : line_has(line, "\"code\":\"denied\"") ? 10 : 4);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void test_group(const char *dir)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	/* getgrnam returns static storage: keep the numbers at once. */
+	struct group *ng = getgrnam("nogroup");
+	gid_t group_gid = ng ? ng->gr_gid : 0;
+	struct group *other = getgrnam("daemon");
+	gid_t other_gid = other ? other->gr_gid : 0;
+	struct server srv;
+	char path[256], why[512];
+	struct stat st, dst;
+
+	if (geteuid() != 0 || nobody == NULL || ng == NULL || other == NULL) {
+		ok(1, "socket_group: not root or no nobody/nogroup/daemon accounts; not checked here");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/grp.sock", dir);
+	struct control_options opt = {
+		.path = path, .group = "nogroup", .max_connections = 8,
+		.dispatch = echo_dispatch, .ended = echo_ended, .arg = &srv,
+	};
+	memset(&srv, 0, sizeof(srv));
+	if (control_open(&opt, &srv.ctl, why, sizeof(why)) < 0)
+		tap_bail("control_open with a group: %s", why);
+	pthread_create(&srv.thread, NULL, loop_thread, &srv);
+	ok(stat(path, &st) == 0 && st.st_gid == group_gid && (st.st_mode & 07777) == 0660,
+	    "the socket belongs to socket_group, mode 0660");
+	stat(dir, &dst);
+	chmod(dir, 0711);
+	is_int(child_put(path, nobody->pw_uid, other_gid, &group_gid, 1), 0,
+	    "a member through its supplementary groups (/proc/PID/status) may write");
+	is_int(child_put(path, nobody->pw_uid, group_gid, NULL, 0), 0,
+	    "a member through its primary group may write");
+	chmod(path, 0666);
+	is_int(child_put(path, nobody->pw_uid, other_gid, NULL, 0), 10,
+	    "a peer outside the group is denied");
+	chmod(dir, dst.st_mode & 07777);
+	server_stop(&srv);
+
+	opt.group = "no-such-group-ssfm";
+	struct control *ctl = NULL;
+	is_int(control_open(&opt, &ctl, why, sizeof(why)), -ENOENT, "an unknown socket_group is refused");
+	ok(strstr(why, "no-such-group-ssfm") != NULL, "naming it: %s", why);
+}
+
 static void test_many(const char *path, struct server *srv)
 {
 	enum { N = 500 };
@@ -515,5 +581,6 @@ int main(void)
 	test_slow_client(path, &srv);
 	server_stop(&srv);
 	test_limits(dir);
+	test_group(dir);
 	return tap_done();
 }
