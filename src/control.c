@@ -508,8 +508,10 @@ static void control_process_input(struct control *ctl, struct control_conn *c)
 			control_handle_line(ctl, c, c->in + pos, len);
 		pos += len;
 	}
-	memmove(c->in, c->in + pos, c->in_len - pos);
-	c->in_len -= pos;
+	if (pos > 0) {
+		memmove(c->in, c->in + pos, c->in_len - pos);
+		c->in_len -= pos;
+	}
 	/* An idle connection does not keep the room a big request needed. */
 	if (c->in_len == 0 && c->in_cap > 2 * CONTROL_READ_CHUNK) {
 		free(c->in);

@@ -246,17 +246,17 @@ static void test_basics(const char *path, struct server *srv)
 
 	if (client_open(&c, path) < 0)
 		tap_bail("connect %s: %s", path, strerror(errno));
-	client_send(&c, "{\"op\":\"get\",\"key\":\"a\"}\n", 23);
+	client_send(&c, "{\"op\":\"get\",\"key\":\"a\"}\n", strlen("{\"op\":\"get\",\"key\":\"a\"}\n"));
 	line = client_line(&c, 5000);
 	ok(line_has(line, "\"ok\":true") && line_has(line, "\"key\":\"a\""), "get answered: %s", line);
 	free(line);
 
-	client_send(&c, "this is not json\n", 17);
+	client_send(&c, "this is not json\n", strlen("this is not json\n"));
 	line = client_line(&c, 5000);
 	ok(line_has(line, "\"code\":\"invalid\"") && line_has(line, "not valid JSON"),
 	    "malformed request: invalid with the reason: %s", line);
 	free(line);
-	client_send(&c, "{\"op\":\"get\",\"key\":\"a\",\"zap\":1}\n", 31);
+	client_send(&c, "{\"op\":\"get\",\"key\":\"a\",\"zap\":1}\n", strlen("{\"op\":\"get\",\"key\":\"a\",\"zap\":1}\n"));
 	line = client_line(&c, 5000);
 	ok(line_has(line, "unknown field \\\"zap\\\""), "extra field named in the error: %s", line);
 	free(line);
@@ -266,7 +266,7 @@ static void test_basics(const char *path, struct server *srv)
 	char *junk = malloc(big);
 	memset(junk, 'x', big);
 	client_send(&c, junk, big);
-	client_send(&c, "\n{\"op\":\"get\",\"key\":\"after\"}\n", 28);
+	client_send(&c, "\n{\"op\":\"get\",\"key\":\"after\"}\n", strlen("\n{\"op\":\"get\",\"key\":\"after\"}\n"));
 	line = client_line(&c, 10000);
 	ok(line_has(line, "\"code\":\"too_large\""), "oversized request: too_large: %.200s", line);
 	free(line);
@@ -280,7 +280,7 @@ static void test_basics(const char *path, struct server *srv)
 	memset(junk + 19, 'k', n - 19);
 	memcpy(junk + n - 3, "\"}\n", 3);
 	client_send(&c, junk, n);
-	client_send(&c, "{\"op\":\"get\",\"key\":\"again\"}\n", 27);
+	client_send(&c, "{\"op\":\"get\",\"key\":\"again\"}\n", strlen("{\"op\":\"get\",\"key\":\"again\"}\n"));
 	line = client_line(&c, 10000);
 	ok(line_has(line, "too_large"), "oversized line with newline: too_large");
 	free(line);
@@ -303,7 +303,7 @@ static void test_basics(const char *path, struct server *srv)
 	}
 	ok(order, "pipelined replies come in request order (one from another thread)");
 
-	client_send(&c, "{\"op\":\"status\"}\n", 16);
+	client_send(&c, "{\"op\":\"status\"}\n", strlen("{\"op\":\"status\"}\n"));
 	line = client_line(&c, 5000);
 	ok(line_has(line, "\"may_write\":true"), "root may write: %s", line);
 	free(line);
@@ -338,7 +338,7 @@ static void test_denied(const char *path)
 			_exit(2);
 		if (client_open(&c, path) < 0)
 			_exit(3);
-		client_send(&c, "{\"op\":\"put\",\"key\":\"k\",\"value\":1}\n{\"op\":\"get\",\"key\":\"k\"}\n", 56);
+		client_send(&c, "{\"op\":\"put\",\"key\":\"k\",\"value\":1}\n{\"op\":\"get\",\"key\":\"k\"}\n", strlen("{\"op\":\"put\",\"key\":\"k\",\"value\":1}\n{\"op\":\"get\",\"key\":\"k\"}\n"));
 		char *l1 = client_line(&c, 5000);
 		char *l2 = client_line(&c, 5000);
 		int rc = line_has(l1, "\"code\":\"denied\"") ? 0 : 4;
@@ -366,7 +366,7 @@ static int child_put(const char *path, uid_t uid, gid_t gid, const gid_t *groups
 			_exit(2);
 		if (client_open(&c, path) < 0)
 			_exit(3);
-		client_send(&c, "{\"op\":\"put\",\"key\":\"g\",\"value\":1}\n", 36);
+		client_send(&c, "{\"op\":\"put\",\"key\":\"g\",\"value\":1}\n", strlen("{\"op\":\"put\",\"key\":\"g\",\"value\":1}\n"));
 		char *line = client_line(&c, 5000);
 		_exit(line_has(line, "\"ok\":true") ? 0 : line_has(line, "\"code\":\"denied\"") ? 10 : 4);
 	}
@@ -432,7 +432,7 @@ static void test_many(const char *path, struct server *srv)
 	is_int(opened, N, "%d connections open", N);
 	for (int i = 0; i < N; i++)
 		if (cs[i].fd >= 0)
-			client_send(&cs[i], "{\"op\":\"get\",\"key\":\"m\"}\n", 23);
+			client_send(&cs[i], "{\"op\":\"get\",\"key\":\"m\"}\n", strlen("{\"op\":\"get\",\"key\":\"m\"}\n"));
 	for (int i = 0; i < N; i++) {
 		char *line = cs[i].fd >= 0 ? client_line(&cs[i], 10000) : NULL;
 		if (line_has(line, "\"key\":\"m\""))
@@ -454,9 +454,9 @@ static void test_slow_client(const char *path, struct server *srv)
 	client_open(&fast, path);
 	atomic_store(&srv->ended, 0);
 	/* 4000 events of 1 KiB against a 1 MiB bound; never read. */
-	client_send(&slow, "{\"op\":\"watch\",\"from\":4000}\n", 27);
+	client_send(&slow, "{\"op\":\"watch\",\"from\":4000}\n", strlen("{\"op\":\"watch\",\"from\":4000}\n"));
 	uint64_t t0 = tu_now_ms();
-	client_send(&fast, "{\"op\":\"get\",\"key\":\"f\"}\n", 23);
+	client_send(&fast, "{\"op\":\"get\",\"key\":\"f\"}\n", strlen("{\"op\":\"get\",\"key\":\"f\"}\n"));
 	line = client_line(&fast, 5000);
 	ok(line_has(line, "\"key\":\"f\""), "another client is served while one does not read");
 	tap_diag("answered in %llu ms", (unsigned long long)(tu_now_ms() - t0));
@@ -476,13 +476,13 @@ static void test_slow_client(const char *path, struct server *srv)
 	}
 	ok(overflow, "the slow client finds an overflow end line");
 	ok(events > 0 && events < 4000, "after some of its events (%d)", events);
-	client_send(&slow, "{\"op\":\"get\",\"key\":\"s\"}\n", 23);
+	client_send(&slow, "{\"op\":\"get\",\"key\":\"s\"}\n", strlen("{\"op\":\"get\",\"key\":\"s\"}\n"));
 	line = client_line(&slow, 5000);
 	ok(line_has(line, "\"key\":\"s\""), "and can send requests again");
 	free(line);
 
 	/* A small stream completes with its own end line. */
-	client_send(&fast, "{\"op\":\"watch\",\"from\":3}\n", 24);
+	client_send(&fast, "{\"op\":\"watch\",\"from\":3}\n", strlen("{\"op\":\"watch\",\"from\":3}\n"));
 	int got = 0;
 	bool done = false;
 	while ((line = client_line(&fast, 5000)) != NULL) {
@@ -497,7 +497,7 @@ static void test_slow_client(const char *path, struct server *srv)
 	/* A client that sends a watch and vanishes. */
 	atomic_store(&srv->ended, 0);
 	client_open(&gone, path);
-	client_send(&gone, "{\"op\":\"watch\",\"from\":4000}\n", 27);
+	client_send(&gone, "{\"op\":\"watch\",\"from\":4000}\n", strlen("{\"op\":\"watch\",\"from\":4000}\n"));
 	tu_sleep_ms(20);
 	client_close(&gone);
 	ok(tu_wait_until(ended_at_least, srv, 5000, 10), "a vanished client's stream is ended");
@@ -516,7 +516,7 @@ static void test_limits(const char *dir)
 		tap_bail("%s", why);
 	for (int i = 0; i < 3; i++) {
 		client_open(&cs[i], path);
-		client_send(&cs[i], "{\"op\":\"status\"}\n", 16);
+		client_send(&cs[i], "{\"op\":\"status\"}\n", strlen("{\"op\":\"status\"}\n"));
 		free(client_line(&cs[i], 5000));
 	}
 	client_open(&cs[3], path);
@@ -547,7 +547,7 @@ static void test_limits(const char *dir)
 	is_int(rc, 0, "a stale socket is replaced (%s)", rc ? why : "ok");
 	if (rc == 0) {
 		client_open(&cs[0], path);
-		client_send(&cs[0], "{\"op\":\"status\"}\n", 16);
+		client_send(&cs[0], "{\"op\":\"status\"}\n", strlen("{\"op\":\"status\"}\n"));
 		line = client_line(&cs[0], 5000);
 		ok(line_has(line, "\"ok\":true"), "and the new server answers");
 		free(line);
