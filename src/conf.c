@@ -18,6 +18,8 @@
 #include <string.h>
 
 #define OFF(field) offsetof(struct conf, field)
+/* See the timeline in conf_finish. */
+#define CONF_STOP_BUDGET_MS 50000
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const char *const watch_words[] = { "auto", "inotify", "poll", NULL };
@@ -281,7 +283,8 @@ static int conf_set_value(struct conf *cfg, const struct conf_key *k,
 			    k->name, value, k->max);
 			return -EINVAL;
 		}
-		if (k->offset != OFF(socket_group) && !conf_name_ok(value)) {
+		/* group and host become file and lockspace names. */
+		if ((k->offset == OFF(group) || k->offset == OFF(host)) && !conf_name_ok(value)) {
 			snprintf(why, why_len, "%s: \"%s\" has a character outside [A-Za-z0-9._-]",
 			    k->name, value);
 			return -EINVAL;
@@ -583,6 +586,22 @@ int conf_finish(struct conf *cfg, struct conf_errors *errs)
 	if (strlen(cfg->socket) > 107)
 		conf_error(errs, "%s: socket: \"%s\" is longer than 107 bytes (the limit of a Unix socket path)",
 		    where, cfg->socket);
+	/*
+	 * Lease loss, second by second (T = io_timeout; DESIGN.md "Fencing"):
+	 *   0        last successful renewal of our lease
+	 *   8T       sanlock gives up renewing and kills through the kill
+	 *            path: the daemon refuses writes and runs hook_stop
+	 *   8T + 60  the watchdog has reset a host that did not stop, and the
+	 *            lease is free for another host, which starts the service
+	 * So hook_stop, SIGKILL included, must be over within 60 s of the
+	 * kill, with room for the daemon to react: hook_timeout +
+	 * hook_kill_grace <= CONF_STOP_BUDGET_MS.  Longer would let two hosts
+	 * run the service at once.
+	 */
+	if (cfg->hook_stop[0] != '\0' &&
+	    cfg->hook_timeout + cfg->hook_kill_grace > CONF_STOP_BUDGET_MS)
+		conf_error(errs, "%s: hook_timeout (%lld ms) + hook_kill_grace (%lld ms) exceed %d ms: after a lease loss, hook_stop could outlive the 60 s before another host may take over",
+		    where, cfg->hook_timeout, cfg->hook_kill_grace, CONF_STOP_BUDGET_MS);
 	/*
 	 * A stop hook that may run longer than a demote is allowed to take
 	 * would be killed in the middle of every graceful demote.

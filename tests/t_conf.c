@@ -172,9 +172,22 @@ static void test_errors(void)
 	conf_free(&cfg);
 
 	conf_init(&cfg);
-	load(&cfg, "group=g\nhost=h\nhost_id=1\nstore=/s\nhook_stop=/bin/true\nhook_timeout=60s\ndemote_timeout=30s\n", &errs);
+	load(&cfg, "group=g\nhost=h\nhost_id=1\nstore=/s\nhook_stop=/bin/true\nhook_timeout=40s\ndemote_timeout=30s\n", &errs);
 	is_int(conf_finish(&cfg, &errs), 1, "hook_stop longer than demote_timeout refused");
 	ok(has_error(&errs, "exceed demote_timeout"), "message names both keys");
+	conf_errors_free(&errs);
+	conf_free(&cfg);
+
+	conf_init(&cfg);
+	load(&cfg, "group=g\nhost=h\nhost_id=1\nstore=/s\nhook_stop=/bin/true\nhook_timeout=48s\nhook_kill_grace=5s\ndemote_timeout=2m\n", &errs);
+	is_int(conf_finish(&cfg, &errs), 1, "a stop hook that could outlive a lease loss is refused");
+	ok(has_error(&errs, "could outlive the 60 s"), "saying why");
+	conf_errors_free(&errs);
+	conf_free(&cfg);
+
+	conf_init(&cfg);
+	load(&cfg, "group=g\nhost=h\nhost_id=1\nstore=/s\nhook_timeout=48s\nhook_kill_grace=5s\n", &errs);
+	is_int(conf_finish(&cfg, &errs), 0, "without hook_stop the budget does not apply");
 	conf_errors_free(&errs);
 	conf_free(&cfg);
 }
