@@ -311,6 +311,61 @@ static void test_basics(const char *path, struct server *srv)
 	(void)srv;
 }
 
+/* Bit-flipped and truncated requests: one reply each, connection kept. */
+static void test_garbage(const char *path)
+{
+	static const char *const valid[] = {
+		"{\"op\":\"put\",\"key\":\"k\",\"value\":{\"a\":[1,2,{\"b\":null}]},\"expect\":3,\"id\":\"r\"}",
+		"{\"op\":\"list\",\"prefix\":\"p\",\"start\":\"p1\",\"limit\":5}",
+		"{\"op\":\"watch\",\"from\":1}",
+		"{\"op\":\"promote\",\"wait\":true,\"timeout\":10}",
+	};
+	unsigned seed = 4242;
+	struct client c;
+	int replies = 0, sane = 0, total = 400;
+	char line[256];
+
+	client_open(&c, path);
+	for (int i = 0; i < total; i++) {
+		const char *v = valid[i % 4];
+		size_t len = strlen(v);
+		memcpy(line, v, len + 1);
+		if (i % 5 == 0)
+			len = (size_t)rand_r(&seed) % len;      /* truncated */
+		int flips = 1 + rand_r(&seed) % 4;
+		for (int f = 0; f < flips && len > 0; f++)
+			line[rand_r(&seed) % len] ^= (char)(1 << (rand_r(&seed) % 8));
+		for (size_t j = 0; j < len; j++)
+			if (line[j] == '\n')
+				line[j] = ' ';
+		line[len] = '\n';
+		client_send(&c, line, len + 1);
+		char *reply = client_line(&c, 5000);
+		if (reply)
+			replies++;
+		/* A flip may leave a valid request (a watch streams until its end). */
+		if (line_has(reply, "\"code\":\"invalid\"") || line_has(reply, "\"ok\":true") ||
+		    line_has(reply, "\"code\":\"too_large\""))
+			sane++;
+		else
+			tap_diag("request %.*s got %s", (int)len, line, reply ? reply : "(nothing)");
+		if (line_has(reply, "\"ok\":true") && line_has(reply, "\"seq\"")) {
+			while (reply && !line_has(reply, "\"end\"")) {
+				free(reply);
+				reply = client_line(&c, 5000);
+			}
+		}
+		free(reply);
+	}
+	is_int(replies, total, "%d damaged requests get one reply each", total);
+	is_int(sane, total, "each an error (invalid) or, where the damage left a valid request, its answer");
+	client_send(&c, "{\"op\":\"get\",\"key\":\"still\"}\n", strlen("{\"op\":\"get\",\"key\":\"still\"}\n"));
+	char *reply = client_line(&c, 5000);
+	ok(line_has(reply, "\"key\":\"still\""), "and the connection still serves");
+	free(reply);
+	client_close(&c);
+}
+
 static void test_denied(const char *path)
 {
 	struct passwd *nobody = getpwnam("nobody");
@@ -576,6 +631,7 @@ int main(void)
 	if (server_start(&srv, path, 600, 1024 * 1024, why, sizeof(why)) < 0)
 		tap_bail("control_open: %s", why);
 	test_basics(path, &srv);
+	test_garbage(path);
 	test_denied(path);
 	test_many(path, &srv);
 	test_slow_client(path, &srv);
