@@ -95,12 +95,16 @@ int control_fd(const struct control *ctl);
  * a negative errno for a failure of the server itself (epoll). */
 int control_handle_events(struct control *ctl);
 /* Closes every connection (ended() for requests in flight) and removes the
- * socket file if it is still ours. */
+ * socket file if it is still ours.  Every thread that may call
+ * control_reply/control_stream must have stopped before (the store's
+ * committer: store_end_epoch). */
 void control_close(struct control *ctl);
 
 /* Thread-safe.  line: malloc'd, one JSON object ending in "\n"; ownership
  * passes here in every case (NULL is taken as out of memory and answered
- * with an internal error).  Returns 0 or -ENOMEM. */
+ * with an internal error).  Lines posted by one thread go out in the order
+ * posted.  control_reply ends the request; control_stream sends a line of
+ * a stream (watch) and keeps it open.  Returns 0 or -ENOMEM. */
 int control_reply(struct control *ctl, uint64_t id, char *line);
 int control_stream(struct control *ctl, uint64_t id, char *line);
 int control_reply_error(struct control *ctl, uint64_t id,
