@@ -240,10 +240,10 @@ static int ssfm_read_line(ssfm_client *c, int timeout_ms, char **line, size_t *l
 			return SSFM_OK;
 		}
 		scanned = c->len;
-		if (c->len >= PROTO_LINE_MAX * 2u) {
+		if (c->len > PROTO_REPLY_MAX) {
 			ssfm_disconnect(c);
 			return ssfm_fail(c, SSFM_EPROTO, "reply from %s longer than %u bytes",
-			    c->path, PROTO_LINE_MAX * 2u);
+			    c->path, PROTO_REPLY_MAX);
 		}
 		int wait = -1;
 		if (deadline) {

@@ -26,7 +26,9 @@
  *       (1..PROTO_LIST_MAX, default PROTO_LIST_DEFAULT), in byte order.
  *       -> {"ok":true,"items":[{"key":K,"value":V,"version":N},...]
  *           [,"next":K2]}   next: present when more keys follow; pass it as
- *           "start" to read the next page.
+ *           "start" to read the next page.  A page may hold fewer than N
+ *           items: the daemon ends it before the reply passes
+ *           PROTO_REPLY_MAX bytes.
  *   {"op":"watch"[,"from":SEQ][,"prefix":P]}
  *       -> {"ok":true,"seq":N}   (N: the last sequence number applied)
  *       then one line per operation with seq > from (default: from N):
@@ -61,7 +63,10 @@
 #include <stdint.h>
 
 #define PROTO_VERSION 1
-#define PROTO_LINE_MAX (2u * 1024u * 1024u)   /* with the newline */
+#define PROTO_LINE_MAX (2u * 1024u * 1024u)   /* a request, with the newline */
+/* The longest reply line: a list page is cut before it (fewer items than
+ * limit, with "next"), so clients can bound what they buffer. */
+#define PROTO_REPLY_MAX (16u * 1024u * 1024u)
 #define PROTO_KEY_MAX 1024u
 #define PROTO_ID_MAX 128u
 #define PROTO_HOST_MAX 64u
