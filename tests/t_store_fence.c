@@ -39,7 +39,9 @@ static void make_dir(const char *path)
 static int present(struct store *st, const char *key)
 {
 	char *value = NULL;
-	int rc = store_get(st, key, strlen(key), &value, NULL, NULL);
+	size_t len = 0;
+	uint64_t version = 0;
+	int rc = store_get(st, key, strlen(key), &value, &len, &version);
 
 	free(value);
 	return rc == 0;
