@@ -127,6 +127,18 @@ void su_epoch_path(char *out, size_t out_len, const char *dir, uint64_t epoch)
 	snprintf(out, out_len, "%s/%s/%020" PRIu64, dir, FMT_EPOCHS_DIR, epoch);
 }
 
+void su_path(char *out, size_t out_len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, out_len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= out_len)
+		tap_bail("path too long: %s...", out);
+}
+
 const char *su_basename(const char *path)
 {
 	const char *slash = strrchr(path, '/');

@@ -41,6 +41,9 @@ void su_snapshot_path(char *out, size_t out_len, const char *dir, uint64_t seq);
 void su_epoch_path(char *out, size_t out_len, const char *dir, uint64_t epoch);
 /* The 20-digit name of a sequence number or epoch. */
 void su_seq_name(char *out, size_t out_len, uint64_t seq);
+/* snprintf for paths: bails out when the path does not fit. */
+void su_path(char *out, size_t out_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Returns the last path component of path (no copy). */
 const char *su_basename(const char *path);
 

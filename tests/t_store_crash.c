@@ -62,7 +62,7 @@ static void leftovers_scan(struct leftovers *l)
 		DIR *d;
 		struct dirent *de;
 
-		snprintf(path, sizeof(path), "%s/%s", store_dir, sub[i]);
+		su_path(path, sizeof(path), "%s/%s", store_dir, sub[i]);
 		d = opendir(path);
 		if (d == NULL)
 			continue;
@@ -76,8 +76,8 @@ static void leftovers_scan(struct leftovers *l)
 			if (nv == NULL)
 				tap_bail("out of memory");
 			l->v = nv;
-			snprintf(l->v[l->n].path, PATH_MAX, "%s/%s", path, de->d_name);
-			if (lstat(l->v[l->n].path, &st) < 0)
+			if (snprintf(l->v[l->n].path, PATH_MAX, "%s/%s", path, de->d_name) >= PATH_MAX ||
+			    lstat(l->v[l->n].path, &st) < 0)
 				continue;
 			l->v[l->n].ino = st.st_ino;
 			l->v[l->n].ctime = st.st_ctim;
@@ -201,13 +201,13 @@ int main(void)
 
 	seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
 	tap_diag("random seed %u (set SSFM_TEST_SEED to repeat)", seed);
-	snprintf(dir, sizeof(dir), "%s/store", tmp);
+	su_path(dir, sizeof(dir), "%s/store", tmp);
 	if (mkdir(dir, 0755) < 0)
 		tap_bail("mkdir %s: %s", dir, strerror(errno));
 	store_dir = dir;
 	su_create(dir);
-	snprintf(writer, sizeof(writer), "%s/tests/store_writer", tu_builddir());
-	snprintf(log_path, sizeof(log_path), "%s/writer.log", tmp);
+	su_path(writer, sizeof(writer), "%s/tests/store_writer", tu_builddir());
+	su_path(log_path, sizeof(log_path), "%s/writer.log", tmp);
 	if (access(writer, X_OK) < 0)
 		tap_bail("%s: %s (built by make check)", writer, strerror(errno));
 
@@ -227,8 +227,8 @@ int main(void)
 		int status, rc;
 
 		snprintf(epoch, sizeof(epoch), "%u", run);
-		snprintf(ack_path, sizeof(ack_path), "%s/ack.%u", tmp, run);
-		snprintf(ready_path, sizeof(ready_path), "%s/ready.%u", tmp, run);
+		su_path(ack_path, sizeof(ack_path), "%s/ack.%u", tmp, run);
+		su_path(ready_path, sizeof(ready_path), "%s/ready.%u", tmp, run);
 		leftovers_scan(&before);
 		if (before.n)
 			runs_with_temporaries++;

@@ -90,7 +90,7 @@ static void jcase_setup(struct jcase *c, const char *name)
 	uint64_t v[8];
 	struct store *w;
 
-	snprintf(c->dir, sizeof(c->dir), "%s/%s", tmp, name);
+	su_path(c->dir, sizeof(c->dir), "%s/%s", tmp, name);
 	make_dir(c->dir);
 	su_create(c->dir);
 	w = begin(c->dir, 1, NULL);
@@ -122,7 +122,7 @@ static void jcase_setup_stale(struct jcase *c, const char *name)
 	size_t len;
 	const char *value = "{\"stale\":true}";
 
-	snprintf(c->dir, sizeof(c->dir), "%s/%s", tmp, name);
+	su_path(c->dir, sizeof(c->dir), "%s/%s", tmp, name);
 	make_dir(c->dir);
 	su_create(c->dir);
 	w = begin(c->dir, 1, NULL);
@@ -427,7 +427,7 @@ static void test_snapshot(void)
 	struct store *st;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/snapshot", tmp);
+	su_path(dir, sizeof(dir), "%s/snapshot", tmp);
 	make_dir(dir);
 	su_create(dir);
 	st = begin(dir, 1, NULL);
@@ -512,7 +512,7 @@ static void identity_rewrite(const char *dir, const char *first_line, int fix_cr
 	char *text, *nl, *crc_line;
 	size_t len, body;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
+	su_path(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
 	text = tu_read_file(path, &len);
 	if (text == NULL)
 		tap_bail("read %s", path);
@@ -543,10 +543,10 @@ static void test_identity(void)
 	unsigned got_crc = 0;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/identity", tmp);
+	su_path(dir, sizeof(dir), "%s/identity", tmp);
 	make_dir(dir);
 	su_create(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
+	su_path(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
 	text = tu_read_file(path, &len);
 	crc_line = text ? strstr(text, "crc32c = ") : NULL;
 	static const char head[] = "ssfm-store = 1\ngroup = test\nio_timeout = 1\ncreated = ";
@@ -574,11 +574,11 @@ static void test_identity(void)
 	if (rc == 0)
 		store_close(st);
 
-	snprintf(dir, sizeof(dir), "%s/not-a-store", tmp);
+	su_path(dir, sizeof(dir), "%s/not-a-store", tmp);
 	make_dir(dir);
-	snprintf(path, sizeof(path), "%s/journal", dir);
+	su_path(path, sizeof(path), "%s/journal", dir);
 	make_dir(path);
-	snprintf(path, sizeof(path), "%s/data.bin", dir);
+	su_path(path, sizeof(path), "%s/data.bin", dir);
 	tu_write_file(path, "SSFMBAT1", 8);
 	memset(&err, 0, sizeof(err));
 	rc = store_open(dir, &opt, &st, &err);

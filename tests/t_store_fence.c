@@ -59,7 +59,7 @@ static void test_sequential(int force_link)
 	const char *mode = force_link ? "force_link" : "default commit";
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/seq-%d", tmp, force_link);
+	su_path(dir, sizeof(dir), "%s/seq-%d", tmp, force_link);
 	make_dir(dir);
 	su_create(dir);
 	a = su_open(dir, &opt);
@@ -317,7 +317,7 @@ static void race_round(int force_link, int round, struct round_totals *t)
 	struct store_info ib, ic, iF, ia;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/race-%d-%d", tmp, force_link, round);
+	su_path(dir, sizeof(dir), "%s/race-%d-%d", tmp, force_link, round);
 	make_dir(dir);
 	su_create(dir);
 	sa = su_open(dir, &opt);

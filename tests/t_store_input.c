@@ -47,7 +47,7 @@ static long journal_files(const char *dir)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, FMT_JOURNAL_DIR);
+	su_path(path, sizeof(path), "%s/%s", dir, FMT_JOURNAL_DIR);
 	return su_list_dir(path, NULL, NULL);
 }
 
@@ -213,7 +213,7 @@ static void test_small_limit(void)
 	struct store *st;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/small", tmp);
+	su_path(dir, sizeof(dir), "%s/small", tmp);
 	make_dir(dir);
 	su_create(dir);
 	st = begin_writer(dir, &opt);
@@ -244,7 +244,7 @@ static void test_not_a_store(void)
 	struct store *st = NULL;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/empty", tmp);
+	su_path(dir, sizeof(dir), "%s/empty", tmp);
 	make_dir(dir);
 	rc = store_open(dir, &opt, &st, &err);
 	is_int(rc, -STORE_ENOTSTORE, "store_open of an empty folder: STORE_ENOTSTORE");
@@ -254,9 +254,9 @@ static void test_not_a_store(void)
 	rc = store_verify(dir, &rep, NULL, NULL, &err);
 	is_int(rc, -STORE_ENOTSTORE, "store_verify of an empty folder: STORE_ENOTSTORE");
 
-	snprintf(dir, sizeof(dir), "%s/other", tmp);
+	su_path(dir, sizeof(dir), "%s/other", tmp);
 	make_dir(dir);
-	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	su_path(path, sizeof(path), "%s/notes.txt", dir);
 	tu_write_file(path, "hello\n", 6);
 	memset(&err, 0, sizeof(err));
 	rc = store_open(dir, &opt, &st, &err);
@@ -265,10 +265,10 @@ static void test_not_a_store(void)
 	rc = store_create(dir, &p, &err);
 	ok(rc < 0, "store_create refuses a folder that is not empty (%s: %s)",
 	    store_strerror(rc), err.msg);
-	snprintf(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
+	su_path(path, sizeof(path), "%s/%s", dir, FMT_IDENTITY_NAME);
 	ok(!tu_file_exists(path), "and writes no identity file there");
 
-	snprintf(dir, sizeof(dir), "%s/twice", tmp);
+	su_path(dir, sizeof(dir), "%s/twice", tmp);
 	make_dir(dir);
 	su_create(dir);
 	memset(&err, 0, sizeof(err));
@@ -313,12 +313,12 @@ static void test_read_only(void)
 	struct store *st;
 	int rc;
 
-	snprintf(mnt, sizeof(mnt), "%s/ro", tmp);
+	su_path(mnt, sizeof(mnt), "%s/ro", tmp);
 	if (!ok(mount_tmpfs(mnt, "4m") == 0,
 	    "mount a tmpfs for the read-only case (this test needs root, as in CI)"))
 		return;
-	snprintf(dir, sizeof(dir), "%s/store", mnt);
-	snprintf(empty, sizeof(empty), "%s/empty", mnt);
+	su_path(dir, sizeof(dir), "%s/store", mnt);
+	su_path(empty, sizeof(empty), "%s/empty", mnt);
 	make_dir(dir);
 	make_dir(empty);
 	su_create(dir);
@@ -365,11 +365,11 @@ static void test_full(void)
 	unsigned i, n_acked = 0;
 	char failed_msg[1024] = "";
 
-	snprintf(mnt, sizeof(mnt), "%s/full", tmp);
+	su_path(mnt, sizeof(mnt), "%s/full", tmp);
 	if (!ok(mount_tmpfs(mnt, "2m") == 0,
 	    "mount a 2 MiB tmpfs for the full case (this test needs root, as in CI)"))
 		return;
-	snprintf(dir, sizeof(dir), "%s/store", mnt);
+	su_path(dir, sizeof(dir), "%s/store", mnt);
 	make_dir(dir);
 	su_create(dir);
 	st = begin_writer(dir, NULL);
@@ -437,7 +437,7 @@ int main(void)
 	/* Before any thread exists: unshare wants a simple process. */
 	mounts_ok = private_mounts() == 0;
 	tmp = tu_tmpdir("input");
-	snprintf(dir, sizeof(dir), "%s/main", tmp);
+	su_path(dir, sizeof(dir), "%s/main", tmp);
 	make_dir(dir);
 	su_create(dir);
 	st = begin_writer(dir, NULL);
