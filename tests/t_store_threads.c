@@ -82,8 +82,9 @@ static void *writer_main(void *arg)
 			value = su_value(key, n, rand_r(&seed) % 32);
 			rc = store_put(w->st, key, value, STORE_ANY_VERSION, &version, &err);
 			if (rc == 0) {
-				if (version <= w->own_last[k])
-					w->own_not_increasing++;
+				if (version <= w->own_last[k] && w->own_not_increasing++ < 3)
+					tap_diag("thread %d: %s got version %" PRIu64 " after %" PRIu64,
+					    w->id, key, version, w->own_last[k]);
 				w->own_last[k] = version;
 			}
 		} else {
@@ -96,8 +97,9 @@ static void *writer_main(void *arg)
 				rc = store_put(w->st, key, value, expected, &version, &err);
 				if (rc == 0) {
 					w->cas_ok++;
-					if ((int64_t)version <= expected)
-						w->own_not_increasing++;
+					if ((int64_t)version <= expected && w->own_not_increasing++ < 3)
+						tap_diag("thread %d: CAS put of %s expecting %" PRId64 " got version %" PRIu64,
+						    w->id, key, expected, version);
 				}
 			} else if (pick < 9) {
 				free(value);
@@ -289,9 +291,15 @@ int main(void)
 		for (size_t i = 0; i < all.n; i++)
 			v[i] = all.kv[i].version;
 		qsort(v, all.n, sizeof(*v), u64_cmp);
-		for (size_t i = 1; i < all.n; i++)
-			if (v[i] == v[i - 1])
-				shared++;
+		for (size_t i = 1; i < all.n; i++) {
+			if (v[i] != v[i - 1])
+				continue;
+			if (shared++ < 3)
+				for (size_t j = 0; j < all.n; j++)
+					if (all.kv[j].version == v[i])
+						tap_diag("seq %" PRIu64 " acknowledged for %s %s", v[i],
+						    all.kv[j].value ? "put of" : "delete of", all.kv[j].key);
+		}
 		is_int(shared, 0, "no two acknowledged writes share a sequence number");
 		free(v);
 	}
