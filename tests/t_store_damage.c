@@ -465,6 +465,8 @@ static void test_snapshot(void)
 	st = su_open(dir, NULL);
 	store_info(st, &info);
 	is_int(info.snapshot_seq, s1, "snapshot: store_open falls back to the older snapshot");
+	ok(strstr(info.snapshot_msg, su_basename(path)) != NULL,
+	    "snapshot: store_info.snapshot_msg names the damaged one (%s)", info.snapshot_msg);
 	su_state_init(&got);
 	su_state_load(st, &got);
 	is_int(su_state_diff(&got, &full, "snapshot fallback"), 0,
