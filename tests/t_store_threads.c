@@ -275,10 +275,19 @@ int main(void)
 	is_int(not_increasing, 0, "each thread's successive writes of a key got growing versions, "
 	    "and a CAS write a version above the one it expected");
 
+	{
+		size_t zero = 0;
+		for (size_t i = 0; i < all.n; i++)
+			if (all.kv[i].version == 0 && zero++ < 5)
+				tap_diag("%s of %s acknowledged (rc 0) with version 0",
+				    all.kv[i].value ? "put" : "delete", all.kv[i].key);
+		is_int(zero, 0, "every acknowledged write has a version (> 0)");
+	}
+
 	/* Versions are unique per key (and across keys: one seq, one write). */
 	qsort(all.kv, all.n, sizeof(*all.kv), kv_version_cmp);
 	for (size_t i = 1; i < all.n; i++)
-		if (strcmp(all.kv[i].key, all.kv[i - 1].key) == 0 &&
+		if (strcmp(all.kv[i].key, all.kv[i - 1].key) == 0 && all.kv[i].version != 0 &&
 		    all.kv[i].version == all.kv[i - 1].version)
 			duplicate_versions++;
 	is_int(duplicate_versions, 0, "no two acknowledged writes of a key share a version");
@@ -292,9 +301,9 @@ int main(void)
 			v[i] = all.kv[i].version;
 		qsort(v, all.n, sizeof(*v), u64_cmp);
 		for (size_t i = 1; i < all.n; i++) {
-			if (v[i] != v[i - 1])
+			if (v[i] != v[i - 1] || v[i] == 0)
 				continue;
-			if (shared++ < 3)
+			if (shared++ < 3 && (i + 1 == all.n || v[i + 1] != v[i]))
 				for (size_t j = 0; j < all.n; j++)
 					if (all.kv[j].version == v[i])
 						tap_diag("seq %" PRIu64 " acknowledged for %s %s", v[i],
