@@ -190,12 +190,14 @@ int main(void)
 {
 	const char *tmp = tu_tmpdir("crash");
 	char dir[PATH_MAX], writer[PATH_MAX], log_path[PATH_MAX];
-	struct leftovers before = { 0 };
+	struct leftovers before = { 0 }, now = { 0 };
+	unsigned odd_temporaries = 0, temporaries_miscounted = 0;
 	unsigned seed, torn = 0, killed = 0, exited = 0, not_ready = 0, malformed = 0;
 	unsigned missing_runs = 0, blocked_runs = 0, replay_wrong = 0, verify_wrong = 0;
 	unsigned epoch_wrong = 0, leftovers_survived = 0, runs_with_temporaries = 0;
 	unsigned runs_with_acks = 0;
-	uint64_t started = tu_now_ms();
+	uint64_t started = tu_now_ms(), t0;
+	uint64_t ms_start = 0, ms_open = 0, ms_replay = 0, ms_verify = 0;
 	long total_acks = 0;
 	const char *seed_env = getenv("SSFM_TEST_SEED");
 
@@ -229,6 +231,7 @@ int main(void)
 		snprintf(epoch, sizeof(epoch), "%u", run);
 		su_path(ack_path, sizeof(ack_path), "%s/ack.%u", tmp, run);
 		su_path(ready_path, sizeof(ready_path), "%s/ready.%u", tmp, run);
+		t0 = tu_now_ms();
 		leftovers_scan(&before);
 		if (before.n)
 			runs_with_temporaries++;
@@ -243,6 +246,7 @@ int main(void)
 			print_log(log_path);
 			break;
 		}
+		ms_start += tu_now_ms() - t0;
 		leftovers_survived += (unsigned)leftovers_remaining(&before) ? 1 : 0;
 		if (run == KILLS + 1) {
 			tu_kill_wait(pid, SIGKILL, 10000);
@@ -266,6 +270,7 @@ int main(void)
 		if (acks > 0)
 			runs_with_acks++;
 
+		t0 = tu_now_ms();
 		st = NULL;
 		rc = store_open(dir, &ro, &st, &err);
 		if (rc < 0) {
@@ -286,6 +291,8 @@ int main(void)
 		if (check_acks(st) != 0)
 			missing_runs++;
 
+		ms_open += tu_now_ms() - t0;
+		t0 = tu_now_ms();
 		su_state_init(&mine);
 		su_state_init(&got);
 		replayed = su_replay_journal(dir, &mine, why, sizeof(why));
@@ -299,10 +306,21 @@ int main(void)
 		su_state_free(&mine);
 		su_state_free(&got);
 
+		ms_replay += tu_now_ms() - t0;
+		t0 = tu_now_ms();
 		memset(&rep, 0, sizeof(rep));
 		memset(&err, 0, sizeof(err));
 		struct su_lines lines = { 0 };
 		rc = store_verify(dir, &rep, su_lines_add, &lines, &err);
+		leftovers_scan(&now);
+		for (size_t i = 0; i < now.n; i++)
+			if (strncmp(su_basename(now.v[i].path), ".tmp-", 5) != 0 && odd_temporaries++ == 0)
+				tap_diag("run %u: %s: a temporary not named .tmp-*", run, now.v[i].path);
+		if (rep.temporaries != now.n) {
+			temporaries_miscounted++;
+			tap_diag("run %u: store_verify counts %u temporaries, there are %zu", run,
+			    rep.temporaries, now.n);
+		}
 		if (rc < 0 || (rc == 1 && rep.temporaries == 0) || rep.damaged || rep.gaps ||
 		    rep.stale || rep.unsealed || rep.last_seq != info.applied_seq ||
 		    rep.digest != info.digest) {
@@ -315,12 +333,17 @@ int main(void)
 		}
 		su_lines_free(&lines);
 		store_close(st);
+		ms_verify += tu_now_ms() - t0;
 	}
 	free(before.v);
+	free(now.v);
 
 	tap_diag("%u kills in %.1f s, %ld acknowledged writes logged, %u torn last lines, "
 	    "%u runs began with temporaries left by the previous kill", killed,
 	    (double)(tu_now_ms() - started) / 1000.0, total_acks, torn, runs_with_temporaries);
+	tap_diag("time spent: writers beginning their epoch %.1f s, read-only opens and ack checks %.1f s, "
+	    "our replays %.1f s, store_verify %.1f s", (double)ms_start / 1000.0,
+	    (double)ms_open / 1000.0, (double)ms_replay / 1000.0, (double)ms_verify / 1000.0);
 	is_int(not_ready, 0, "every writer began its epoch after the previous one was killed");
 	is_int(exited, 0, "no writer ended by itself (a failed put ends it)");
 	ok(killed >= KILLS, "the writer was SIGKILLed %u times", killed);
@@ -331,6 +354,8 @@ int main(void)
 	is_int(missing_runs, 0, "after each kill every acknowledged write is there (or a newer version)");
 	is_int(replay_wrong, 0, "after each kill the state is our own replay of the journal's final names: no temporary was applied");
 	is_int(verify_wrong, 0, "after each kill store_verify finds no damage, gap, stale or unsealed batch");
+	is_int(odd_temporaries, 0, "every temporary left by a kill is named .tmp-*");
+	is_int(temporaries_miscounted, 0, "store_verify counts exactly those temporaries (and not as batches)");
 	is_int(leftovers_survived, 0, "the next writer's store_begin_epoch removed every temporary left by a kill");
 	return tap_done();
 }
