@@ -558,8 +558,9 @@ static int commit_enqueue(struct store *st, struct pending *p)
 		st->qtail = p;
 		pthread_cond_signal(&st->qcond);
 	}
+	if (rc < 0)
+		p->res.rc = rc;   /* before unlocking: a queued p may be answered and freed at once */
 	pthread_mutex_unlock(&st->qlock);
-	p->res.rc = rc;
 	return rc;
 }
 
