@@ -528,7 +528,7 @@ long store_list(struct store *st, const char *prefix, size_t prefix_len,
 	pthread_rwlock_rdlock(&st->lock);
 	table_iter_seek(&it, st->state.table, start, start_len);
 	while ((limit == 0 || (size_t)n < limit) && (r = table_iter_next(&it)) != NULL) {
-		if (r->key_len < prefix_len || memcmp(record_key(r), prefix, prefix_len) != 0)
+		if (r->key_len < prefix_len || (prefix_len && memcmp(record_key(r), prefix, prefix_len) != 0))
 			break;
 		n++;
 		if (fn(arg, record_key(r), r->key_len, record_value(r), r->value_len, r->version))
