@@ -596,9 +596,11 @@ int store_write(struct store *st, const struct store_write_req *req,
 	memset(&p, 0, sizeof(p));
 	p.req = *req;
 	normalize_reqid(&p.req);
-	if (p.req.reqid_len && st->writer) {
+	if (p.req.reqid_len) {
+		/* Fast path; the committer checks again when forming the batch. */
 		pthread_rwlock_rdlock(&st->lock);
-		found = reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
+		found = st->writer && !st->failed &&
+		    reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
 		pthread_rwlock_unlock(&st->lock);
 		if (found) {
 			res->version = v;

@@ -454,6 +454,10 @@ int store_snapshot(struct store *st, uint64_t *seq, struct store_error *err)
 
 	memset(&w, 0, sizeof(w));
 	w.d.fd = -1;
+	if (st->opt.read_only) {
+		store_seterr(err, -EROFS, "%s: opened read-only", st->dir);
+		return -EROFS;
+	}
 	pthread_rwlock_rdlock(&st->lock);
 	rc = table_cut(st->state.table, &recs, &nrecs);
 	if (rc == 0)

@@ -442,11 +442,12 @@ int store_follow(struct store *st, struct store_follow_result *res,
 	res->blocked = st->blocked;
 	store_fmt(res->blocked_file, sizeof(res->blocked_file), "%s", st->blocked_file);
 	pthread_rwlock_unlock(&st->lock);
+	/* A reload past a compacted journal counts as progress. */
 	if (reloaded && res->applied_seq > before && res->batches == 0)
 		res->batches = 1;
 	if (rc < 0)
 		return rc;
-	return (int)prog.batches;
+	return (int)res->batches;
 }
 
 int store_check_gap(struct store *st, struct store_error *err)

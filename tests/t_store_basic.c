@@ -552,6 +552,12 @@ static void test_snapshots(void)
 	store_info(re, &info2);
 	is_int(info2.snapshot_seq, s2, "open loads the newest snapshot");
 	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest, "and the journal after it");
+	store_put(st, "after2", "{}", -1, NULL, &err);
+	store_info(st, &info);
+	is_int(store_reload(re, &err), 0, "store_reload");
+	store_info(re, &info2);
+	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest && info2.snapshot_seq == s2,
+	    "reload: snapshot plus the journal to the end");
 	store_close(re);
 
 	/* Damage the newest snapshot: open falls back to the older one. */
@@ -697,6 +703,74 @@ static void test_damage(void)
 	store_close(f);
 }
 
+/* ---- gaps and on_apply ---- */
+
+struct applied_count {
+	int puts, dels, seals;
+	uint64_t last_seq;
+	int in_order;
+};
+
+static void on_apply(void *arg, const struct store_applied *op)
+{
+	struct applied_count *c = arg;
+
+	if (op->kind == STORE_OP_PUT)
+		c->puts++;
+	else if (op->kind == STORE_OP_DEL)
+		c->dels++;
+	else
+		c->seals++;
+	if (op->seq != c->last_seq + 1)
+		c->in_order = 0;
+	c->last_seq = op->seq;
+}
+
+static void test_gap(void)
+{
+	char dir[1200];
+	struct store_options opt;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_verify_report rep;
+	struct applied_count wc = { .in_order = 1 }, fc = { .in_order = 1 };
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/gap", base);
+	make_store(dir);
+	memset(&opt, 0, sizeof(opt));
+	opt.on_apply = on_apply;
+	opt.apply_arg = &wc;
+	st = open_store(dir, &opt);
+	store_begin_epoch(st, 3, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	store_put(st, "b", "2", -1, NULL, &err);
+	store_del(st, "a", -1, NULL, &err);
+	store_put(st, "c", "3", -1, NULL, &err);
+	store_close(st);
+	ok(wc.puts == 3 && wc.dels == 1 && wc.seals == 1 && wc.in_order, "writer's on_apply: every op once, in order");
+	opt.apply_arg = &fc;
+	f = open_store(dir, &opt);
+	ok(fc.puts == 3 && fc.dels == 1 && fc.seals == 1 && fc.in_order, "opener's on_apply: the same");
+	store_close(f);
+
+	ok(unlink(path_in(dir, "journal/00000000000000000003")) == 0, "remove journal/3");
+	f = open_store(dir, NULL);
+	store_info(f, &info);
+	is_int(info.applied_seq, 2, "open stops before the gap");
+	is_int(info.blocked, -STORE_EGAP, "blocked: EGAP");
+	ok(strstr(info.blocked_msg, "00000000000000000003") && strstr(info.blocked_msg, "00000000000000000004"),
+	    "names the missing and the next file: %s", info.blocked_msg);
+	is_int(store_check_gap(f, &err), 1, "store_check_gap sees it");
+	rc = store_begin_epoch(f, 4, "h", 1, NULL, &err);
+	is_int(rc, -STORE_EGAP, "recovery refuses a gap: %s", err.msg);
+	is_int(count_dir(path_in(dir, "quarantine"), NULL), 0, "nothing quarantined for a gap");
+	store_close(f);
+	is_int(store_verify(dir, &rep, NULL, NULL, &err), 1, "verify reports it");
+	is_int(rep.gaps, 1, "one gap");
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -708,5 +782,6 @@ int main(void)
 	test_ack_check();
 	test_snapshots();
 	test_damage();
+	test_gap();
 	return tap_done();
 }
