@@ -307,7 +307,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	char path[STORE_PATH_MAX], name[STORE_NAME_DIGITS + 1], msg[sizeof(st->failed_msg)];
 	uint64_t first, next, digest;
 	size_t len, count = 0;
-	int rc = 0, failed_code = 0, visible = 0;
+	int rc = 0, failed_code = 0, flags = 0;
 
 	memset(&err, 0, sizeof(err));
 	pthread_mutex_lock(&st->qlock);
@@ -353,7 +353,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	format_name(name, first);
 	journal_path(st, first, path, sizeof(path));
 	for (int retried = 0;; retried++) {
-		rc = durable_write(st->journal_dir, name, st->encbuf, len, &st->link_mode, &visible, &err);
+		rc = durable_write(st->journal_dir, name, st->encbuf, len, &st->link_mode, &flags, &err);
 		if (rc != -EEXIST)
 			break;
 		rc = commit_name_taken(st, first, retried, msg, sizeof(msg));
@@ -367,6 +367,12 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 		free(st->encbuf);
 		st->encbuf = NULL;
 		st->encbuf_size = 0;
+	}
+	if (rc < 0 && (flags & DURABLE_TMP_GONE)) {
+		failed_code = -STORE_EFENCED;
+		store_fmt(msg, sizeof(msg), "fenced: %s", err.msg);
+		commit_fail(st, "writer failed: %s; end and begin the epoch again (or reopen) to write again", msg);
+		goto answer_all;
 	}
 	if (rc < 0) {
 		failed_code = rc;
@@ -558,8 +564,9 @@ static int commit_enqueue(struct store *st, struct pending *p)
 		st->qtail = p;
 		pthread_cond_signal(&st->qcond);
 	}
+	if (rc < 0)
+		p->res.rc = rc;   /* before unlocking: a queued p may be answered and freed at once */
 	pthread_mutex_unlock(&st->qlock);
-	p->res.rc = rc;
 	return rc;
 }
 
@@ -589,9 +596,11 @@ int store_write(struct store *st, const struct store_write_req *req,
 	memset(&p, 0, sizeof(p));
 	p.req = *req;
 	normalize_reqid(&p.req);
-	if (p.req.reqid_len && st->writer) {
+	if (p.req.reqid_len) {
+		/* Fast path; the committer checks again when forming the batch. */
 		pthread_rwlock_rdlock(&st->lock);
-		found = reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
+		found = st->writer && !st->failed &&
+		    reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
 		pthread_rwlock_unlock(&st->lock);
 		if (found) {
 			res->version = v;
@@ -697,7 +706,7 @@ int store_del(struct store *st, const char *key, int64_t expected_version,
 /* ---- epochs ---- */
 
 static int commit_write_seal(struct store *st, uint64_t epoch, const char *host,
-    uint32_t host_id, unsigned char *buf, size_t *len, int *visible,
+    uint32_t host_id, unsigned char *buf, size_t *len, int *flags,
     struct store_error *err)
 {
 	struct batch_header h;
@@ -727,7 +736,7 @@ static int commit_write_seal(struct store *st, uint64_t epoch, const char *host,
 	format_put32(p, crc32c(0, buf, size - FMT_TRAILER));
 	*len = size;
 	format_name(name, h.first_seq);
-	return durable_write(st->journal_dir, name, buf, size, &st->link_mode, visible, err);
+	return durable_write(st->journal_dir, name, buf, size, &st->link_mode, flags, err);
 }
 
 static int commit_write_epoch_file(struct store *st, const struct store_seal_info *si,
@@ -775,7 +784,7 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 	struct batch_header h;
 	char why[256], path[STORE_PATH_MAX];
 	size_t len, host_len = host ? strlen(host) : 0;
-	int rc = 0, visible, reloads = 0, digest_ok;
+	int rc = 0, flags, reloads = 0, digest_ok;
 
 	if (st->writer) {
 		store_seterr(err, -EBUSY, "%s: already the writer in epoch %" PRIu64, st->dir, st->writer_epoch);
@@ -832,9 +841,16 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 			pthread_rwlock_unlock(&st->lock);
 			return rc;
 		}
-		rc = commit_write_seal(st, epoch, host, host_id, sealbuf, &len, &visible, err);
+		rc = snapshot_quarantine_damaged(st, err);
+		if (rc < 0)
+			return rc;
+		rc = commit_write_seal(st, epoch, host, host_id, sealbuf, &len, &flags, err);
 		if (rc == -EEXIST)
 			continue;     /* catch-up reads what took the name */
+		if (rc < 0 && (flags & DURABLE_TMP_GONE)) {
+			store_seterr(err, -STORE_EFENCED, "fenced while sealing epoch %" PRIu64 ": %s", epoch, err->msg);
+			return -STORE_EFENCED;
+		}
 		if (rc < 0)
 			return rc;
 		break;

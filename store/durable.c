@@ -57,7 +57,8 @@ int durable_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Reads exactly len bytes; -EIO if the file ends first. */
+/* Reads exactly len bytes; -ENODATA if the file ends first (a short file
+ * is damage, not an I/O error). */
 int durable_read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
@@ -70,7 +71,7 @@ int durable_read_all(int fd, void *buf, size_t len)
 			return -errno;
 		}
 		if (n == 0)
-			return -EIO;
+			return -ENODATA;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -184,6 +185,13 @@ int durable_commit(struct durable *d, atomic_int *link_mode,
 		store_seterr(err, rc, "%s: the name is already taken", d->final);
 		goto fail;
 	}
+	if (rc == -ENOENT && access(d->tmp, F_OK) < 0 && errno == ENOENT) {
+		/* Only a new writer's recovery removes temporaries. */
+		d->tmp_gone = 1;
+		store_seterr(err, rc, "%s: our temporary %s was removed before it was named (by another writer's recovery)",
+		    d->final, d->tmp);
+		goto fail;
+	}
 	if (rc < 0) {
 		store_seterr(err, rc, "%s: naming the file: %s", d->final, strerror(-rc));
 		goto fail;
@@ -196,13 +204,13 @@ fail:
 }
 
 int durable_write(const char *dir, const char *name, const void *buf,
-    size_t len, atomic_int *link_mode, int *visible, struct store_error *err)
+    size_t len, atomic_int *link_mode, int *flags, struct store_error *err)
 {
 	struct durable d;
 	int rc;
 
-	if (visible)
-		*visible = 0;
+	if (flags)
+		*flags = 0;
 	rc = durable_begin(&d, dir, name, err);
 	if (rc < 0)
 		return rc;
@@ -212,7 +220,7 @@ int durable_write(const char *dir, const char *name, const void *buf,
 		return rc;
 	}
 	rc = durable_commit(&d, link_mode, err);
-	if (visible)
-		*visible = d.visible;
+	if (flags)
+		*flags = (d.visible ? DURABLE_VISIBLE : 0) | (d.tmp_gone ? DURABLE_TMP_GONE : 0);
 	return rc;
 }

@@ -307,7 +307,7 @@ int snapshot_read(const char *path, struct store_state *s,
 	rc = 0;
 	goto out;
 io:
-	if (rc == -EPROTO || rc == -EIO) {
+	if (rc == -EPROTO || rc == -ENODATA) {
 		store_fmt(why, why_len, "truncated (ends inside an entry)");
 		rc = -STORE_EDAMAGED;
 	} else {
@@ -330,8 +330,9 @@ out:
 int snapshot_load_newest(struct store *st, struct store_state *s,
     uint64_t min_seq, char *msg, size_t msg_len, struct store_error *err)
 {
-	uint64_t *seqs;
+	uint64_t *seqs, bad[8];
 	size_t n, used = 0;
+	unsigned nbad = 0;
 	int rc;
 
 	if (msg_len)
@@ -360,6 +361,8 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 			break;
 		}
 		state_free(&tmp);
+		if (rc == -STORE_EDAMAGED && nbad < sizeof(bad) / sizeof(bad[0]))
+			bad[nbad++] = seqs[i];
 		if (rc == -ENOMEM) {
 			store_seterr(err, rc, "%s: out of memory loading it", path);
 			break;
@@ -373,6 +376,29 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 		rc = 0;
 	}
 	free(seqs);
+	memcpy(s->bad_snapshots, bad, nbad * sizeof(bad[0]));
+	s->nbad_snapshots = nbad;
+	return rc;
+}
+
+int snapshot_quarantine_damaged(struct store *st, struct store_error *err)
+{
+	struct store_state *s = &st->state;
+	int rc = 0;
+
+	for (unsigned i = 0; i < s->nbad_snapshots && rc == 0; i++) {
+		char path[STORE_PATH_MAX], name[STORE_NAME_DIGITS + 1], why[256];
+		struct snapshot_summary sum;
+
+		format_name(name, s->bad_snapshots[i]);
+		store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
+		/* Look again: only a file that is still damaged moves. */
+		if (snapshot_read(path, NULL, 1, &sum, why, sizeof(why)) != -STORE_EDAMAGED)
+			continue;
+		rc = journal_quarantine(st, FMT_SNAPSHOTS_DIR, name, "damaged", err);
+	}
+	if (rc == 0)
+		s->nbad_snapshots = 0;
 	return rc;
 }
 
@@ -428,6 +454,10 @@ int store_snapshot(struct store *st, uint64_t *seq, struct store_error *err)
 
 	memset(&w, 0, sizeof(w));
 	w.d.fd = -1;
+	if (st->opt.read_only) {
+		store_seterr(err, -EROFS, "%s: opened read-only", st->dir);
+		return -EROFS;
+	}
 	pthread_rwlock_rdlock(&st->lock);
 	rc = table_cut(st->state.table, &recs, &nrecs);
 	if (rc == 0)

@@ -442,11 +442,12 @@ int store_follow(struct store *st, struct store_follow_result *res,
 	res->blocked = st->blocked;
 	store_fmt(res->blocked_file, sizeof(res->blocked_file), "%s", st->blocked_file);
 	pthread_rwlock_unlock(&st->lock);
+	/* A reload past a compacted journal counts as progress. */
 	if (reloaded && res->applied_seq > before && res->batches == 0)
 		res->batches = 1;
 	if (rc < 0)
 		return rc;
-	return (int)prog.batches;
+	return (int)res->batches;
 }
 
 int store_check_gap(struct store *st, struct store_error *err)
@@ -528,7 +529,7 @@ long store_list(struct store *st, const char *prefix, size_t prefix_len,
 	pthread_rwlock_rdlock(&st->lock);
 	table_iter_seek(&it, st->state.table, start, start_len);
 	while ((limit == 0 || (size_t)n < limit) && (r = table_iter_next(&it)) != NULL) {
-		if (r->key_len < prefix_len || memcmp(record_key(r), prefix, prefix_len) != 0)
+		if (r->key_len < prefix_len || (prefix_len && memcmp(record_key(r), prefix, prefix_len) != 0))
 			break;
 		n++;
 		if (fn(arg, record_key(r), r->key_len, record_value(r), r->value_len, r->version))

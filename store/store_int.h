@@ -44,7 +44,13 @@ struct durable {
 	char tmp[STORE_PATH_MAX];
 	int fd;
 	int visible;              /* the final name exists (even if not durable) */
+	int tmp_gone;             /* the temporary vanished before naming */
 };
+
+/* durable_write's *flags */
+#define DURABLE_VISIBLE 1         /* the final name exists (even if not durable) */
+#define DURABLE_TMP_GONE 2        /* someone removed our temporary: another
+				     writer's recovery, so a newer epoch */
 
 /*
  * link_mode: per store, 0 = try renameat2 first, 1 = link()+unlink() for
@@ -58,7 +64,7 @@ int durable_commit(struct durable *d, atomic_int *link_mode,
     struct store_error *err);
 void durable_abort(struct durable *d);
 int durable_write(const char *dir, const char *name, const void *buf,
-    size_t len, atomic_int *link_mode, int *visible, struct store_error *err);
+    size_t len, atomic_int *link_mode, int *flags, struct store_error *err);
 int durable_fsync_dir(const char *dir, struct store_error *err);
 int durable_write_all(int fd, const void *buf, size_t len);
 int durable_read_all(int fd, void *buf, size_t len);
@@ -160,6 +166,10 @@ struct store_state {
 	uint64_t last_commit_time_ms;
 	uint64_t snapshot_seq;
 	struct store_seal_info last_seal;
+	/* Snapshots found damaged while loading this state, for the writer's
+	 * recovery to quarantine. */
+	uint64_t bad_snapshots[8];
+	unsigned nbad_snapshots;
 };
 
 int state_init(struct store_state *s);
@@ -252,6 +262,9 @@ int journal_remove_temporaries(struct store *st, struct store_error *err);
  * failures of newer ones are described in msg. */
 int snapshot_load_newest(struct store *st, struct store_state *s,
     uint64_t min_seq, char *msg, size_t msg_len, struct store_error *err);
+/* The writer's recovery: moves the snapshots found damaged when loading
+ * (and still damaged) to quarantine/. */
+int snapshot_quarantine_damaged(struct store *st, struct store_error *err);
 /* Newest snapshot seq by name (0 if none). */
 int snapshot_newest_name(struct store *st, uint64_t *seq,
     struct store_error *err);
