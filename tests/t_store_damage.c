@@ -486,8 +486,7 @@ static void test_snapshot(void)
 
 	memset(&err, 0, sizeof(err));
 	rc = store_begin_epoch(st, 2, "damage-host", 1, NULL, &err);
-	tap_diag("snapshot: store_begin_epoch with a damaged snapshot: %s (%s)",
-	    store_strerror(rc), err.msg);
+	is_int(rc, 0, "snapshot: store_begin_epoch goes on: the journal is whole (%s)", err.msg);
 	ok(su_quarantine_holds(dir, buf, len), "snapshot: the damaged snapshot is in quarantine/");
 	{
 		size_t now_len = 0;
