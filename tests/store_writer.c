@@ -1,11 +1,12 @@
 /*
  * store_writer: the process t_store_crash kills.  Usage:
- *     store_writer DIR EPOCH ACKLOG READYFILE
+ *     store_writer DIR EPOCH ACKLOG READYFILE [link]
  * Opens the store in DIR, begins EPOCH, creates READYFILE, then runs 8
  * threads of puts for as long as it lives.  After each acknowledged put it
  * appends "KEY VERSION VALUE\n" to ACKLOG with one write(2), so every line
  * in the log is a write the store acknowledged (a kill may tear the last
- * line).  Exits 2 if a put fails, 0 after 60 s if nobody killed it.
+ * line).  "link" commits with link()+unlink() (store_options.force_link).
+ * Exits 2 if a put fails, 0 after 60 s if nobody killed it.
  */
 #include "store.h"
 
@@ -68,8 +69,10 @@ int main(int argc, char **argv)
 	char *end;
 	int ack_fd, ready_fd, rc;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: store_writer DIR EPOCH ACKLOG READYFILE\n");
+	if (argc == 6 && strcmp(argv[5], "link") == 0)
+		opt.force_link = 1;
+	else if (argc != 5) {
+		fprintf(stderr, "usage: store_writer DIR EPOCH ACKLOG READYFILE [link]\n");
 		return 64;
 	}
 	errno = 0;

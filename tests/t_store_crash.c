@@ -1,7 +1,8 @@
 /*
  * t_store_crash: SIGKILL a writer under load, at random moments, at least
  * 100 times.  tests/store_writer begins a new epoch each run and logs every
- * acknowledged put after store_put returns.  After each kill:
+ * acknowledged put after store_put returns; every other run commits with
+ * link()+unlink() (force_link) instead of renameat2.  After each kill:
  *  - a read-only store_open shows every logged write (that value, or a
  *    newer version of the key), and nothing blocks the journal;
  *  - the state equals a replay of the journal's final names with our own
@@ -215,7 +216,9 @@ int main(void)
 
 	for (unsigned run = 1; run <= KILLS + 1; run++) {
 		char epoch[32], ack_path[PATH_MAX], ready_path[PATH_MAX];
-		char *argv[] = { writer, dir, epoch, ack_path, ready_path, NULL };
+		/* Every other run commits with link()+unlink(), the portable path. */
+		char *argv[] = { writer, dir, epoch, ack_path, ready_path,
+		    run % 2 ? NULL : (char *)"link", NULL };
 		struct store_options ro = { .read_only = 1 };
 		struct store_verify_report rep;
 		struct store_error err = { 0 };
