@@ -840,6 +840,18 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 	pthread_rwlock_unlock(&st->lock);
 	pthread_mutex_unlock(&st->qlock);
 
+	if (st->blocked == -STORE_EDIGEST) {
+		/* Our state disagreed with the writer's: never seal on top of
+		 * it.  Load again; if it still disagrees, refuse. */
+		rc = store_reload(st, err);
+		if (rc < 0)
+			return rc;
+		reloads++;
+		if (st->blocked == -STORE_EDIGEST) {
+			store_seterr(err, -STORE_EDIGEST, "%s", st->blocked_msg);
+			return -STORE_EDIGEST;
+		}
+	}
 	rc = journal_remove_temporaries(st, err);
 	if (rc < 0)
 		return rc;
