@@ -321,7 +321,14 @@ int store_open(const char *dir, const struct store_options *opt,
 	atomic_init(&st->link_mode, st->opt.force_link ? 1 : 0);
 	pthread_rwlock_init(&st->lock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
-	pthread_cond_init(&st->qcond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&st->qcond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	rc = store_prepare(st, dir, err);
 	if (rc < 0)
 		goto fail;

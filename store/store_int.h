@@ -211,6 +211,7 @@ struct store {
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct pending *qhead, *qtail;
+	size_t qlen;
 	int closing;
 	int accepting;
 	pthread_t committer;

@@ -6,6 +6,7 @@
  * recovery of a damaged file, and verify.
  */
 #include "store.h"
+#include "checksum.h"
 #include "tap.h"
 #include "testutil.h"
 
@@ -771,6 +772,57 @@ static void test_gap(void)
 	is_int(rep.gaps, 1, "one gap");
 }
 
+/* ---- a batch whose recorded digest disagrees with the replay ---- */
+
+static void test_digest(void)
+{
+	char dir[1200];
+	const char *path;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_follow_result fr;
+	struct store_verify_report rep;
+	unsigned char *buf;
+	size_t len;
+	uint32_t crc;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/digest", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	f = open_store(dir, NULL);
+	store_put(st, "b", "2", -1, NULL, &err);
+	store_close(st);
+
+	/* Rewrite journal/3 with another digest and a correct CRC. */
+	path = path_in(dir, "journal/00000000000000000003");
+	buf = (unsigned char *)tu_read_file(path, &len);
+	ok(buf != NULL && len > 76, "read journal/3");
+	if (!buf)
+		return;
+	buf[56] ^= 0x55;
+	crc = crc32c(0, buf, len - 4);
+	for (int i = 0; i < 4; i++)
+		buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+	unlink(path);
+	tu_write_file(path, buf, len);
+	free(buf);
+
+	rc = store_follow(f, &fr, &err);
+	is_int(rc, -STORE_EDIGEST, "follower: EDIGEST");
+	is_int(fr.blocked, -STORE_EDIGEST, "reported as blocked");
+	ok(strstr(err.msg, "00000000000000000003") != NULL, "names the file: %s", err.msg);
+	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
+	is_int(rc, -STORE_EDIGEST, "begin_epoch never seals on a disagreeing state");
+	store_info(f, &info);
+	is_int(info.writer, 0, "not the writer");
+	store_close(f);
+	is_int(store_verify(dir, &rep, NULL, NULL, &err), 1, "verify reports it");
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -783,5 +835,6 @@ int main(void)
 	test_snapshots();
 	test_damage();
 	test_gap();
+	test_digest();
 	return tap_done();
 }
