@@ -869,7 +869,7 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 			 * not seen; a digest mismatch means our state is
 			 * wrong: both are cured by loading again. */
 			if (rc == -STORE_EDIGEST ||
-			    (snapshot_newest_name(st, &newest, err) == 0 && newest > st->state.applied_seq)) {
+			    (snapshot_newest_name(st, 0, &newest, err) == 0 && newest > st->state.applied_seq)) {
 				rc = store_reload(st, err);
 				if (rc < 0)
 					return rc;

@@ -68,7 +68,7 @@ static int snapshot_list(struct store *st, uint64_t **out, size_t *count,
 	return 0;
 }
 
-int snapshot_newest_name(struct store *st, uint64_t *seq,
+int snapshot_newest_name(struct store *st, unsigned rank, uint64_t *seq,
     struct store_error *err)
 {
 	uint64_t *v;
@@ -77,7 +77,7 @@ int snapshot_newest_name(struct store *st, uint64_t *seq,
 
 	if (rc < 0)
 		return rc;
-	*seq = n ? v[0] : 0;
+	*seq = n > rank ? v[rank] : 0;
 	free(v);
 	return 0;
 }

@@ -396,20 +396,25 @@ int store_reload(struct store *st, struct store_error *err)
 	return 0;
 }
 
-/* When the next file is missing, a newer snapshot than our state means the
- * journal was compacted past us: reload. */
+/*
+ * When the next file is missing, it may have been compacted away: that is
+ * possible only if the second-newest snapshot is at or past it (compaction
+ * keeps every file above the second-newest valid snapshot), and then the
+ * store reloads.  A follower merely behind a new file (a CephFS or NFS
+ * lookup delay) is never reloaded by the newest snapshot alone.
+ */
 static int follow_check_compacted(struct store *st, int *reloaded,
     struct store_error *err)
 {
-	uint64_t now = store_monotonic_ms(), newest;
+	uint64_t now = store_monotonic_ms(), second;
 	int rc;
 
 	*reloaded = 0;
 	if (st->last_snapshot_check_ms && now - st->last_snapshot_check_ms < FOLLOW_SNAPSHOT_CHECK_MS)
 		return 0;
 	st->last_snapshot_check_ms = now;
-	rc = snapshot_newest_name(st, &newest, err);
-	if (rc < 0 || newest <= st->state.applied_seq)
+	rc = snapshot_newest_name(st, 1, &second, err);
+	if (rc < 0 || second <= st->state.applied_seq)
 		return rc;
 	rc = store_reload(st, err);
 	if (rc == 0)

@@ -266,8 +266,9 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 /* The writer's recovery: moves the snapshots found damaged when loading
  * (and still damaged) to quarantine/. */
 int snapshot_quarantine_damaged(struct store *st, struct store_error *err);
-/* Newest snapshot seq by name (0 if none). */
-int snapshot_newest_name(struct store *st, uint64_t *seq,
+/* Seq of the newest snapshot by name (rank 0), the second newest (rank 1)...
+ * or 0 if there are not that many. */
+int snapshot_newest_name(struct store *st, unsigned rank, uint64_t *seq,
     struct store_error *err);
 
 struct snapshot_summary {
