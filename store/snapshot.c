@@ -459,6 +459,13 @@ int store_snapshot(struct store *st, uint64_t *seq, struct store_error *err)
 		return -EROFS;
 	}
 	pthread_rwlock_rdlock(&st->lock);
+	if (st->blocked == -STORE_EDIGEST) {
+		/* Never write down a state that disagrees with the writer's. */
+		pthread_rwlock_unlock(&st->lock);
+		store_seterr(err, -STORE_EDIGEST, "%s: no snapshot of a state that failed its digest check (%s); reload first",
+		    st->snapshots_dir, st->blocked_file);
+		return -STORE_EDIGEST;
+	}
 	rc = table_cut(st->state.table, &recs, &nrecs);
 	if (rc == 0)
 		rc = reqid_serialize(&st->state.reqids, &reqbuf, &reqlen, &reqcount);

@@ -815,6 +815,10 @@ static void test_digest(void)
 	is_int(rc, -STORE_EDIGEST, "follower: EDIGEST");
 	is_int(fr.blocked, -STORE_EDIGEST, "reported as blocked");
 	ok(strstr(err.msg, "00000000000000000003") != NULL, "names the file: %s", err.msg);
+	{
+		uint64_t sseq;
+		is_int(store_snapshot(f, &sseq, &err), -STORE_EDIGEST, "no snapshot of a disagreeing state");
+	}
 	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
 	is_int(rc, -STORE_EDIGEST, "begin_epoch never seals on a disagreeing state");
 	store_info(f, &info);
