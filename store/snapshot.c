@@ -347,7 +347,7 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 
 		format_name(name, seqs[i]);
 		store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
-		rc = state_init(&tmp);
+		rc = journal_state_init(&tmp);
 		if (rc < 0)
 			break;
 		rc = snapshot_read(path, &tmp, store_reqid_retention(st), &sum, why, sizeof(why));
@@ -356,11 +356,11 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 			rc = -STORE_EDAMAGED;
 		}
 		if (rc == 0) {
-			state_free(s);
+			journal_state_free(s);
 			*s = tmp;
 			break;
 		}
-		state_free(&tmp);
+		journal_state_free(&tmp);
 		if (rc == -STORE_EDAMAGED && nbad < sizeof(bad) / sizeof(bad[0]))
 			bad[nbad++] = seqs[i];
 		if (rc == -ENOMEM) {

@@ -172,8 +172,8 @@ struct store_state {
 	unsigned nbad_snapshots;
 };
 
-int state_init(struct store_state *s);
-void state_free(struct store_state *s);
+int journal_state_init(struct store_state *s);
+void journal_state_free(struct store_state *s);
 
 /* ---- the store ---- */
 struct pending;
