@@ -212,6 +212,9 @@ struct store {
 	pthread_cond_t qcond;
 	struct pending *qhead, *qtail;
 	size_t qlen;
+	/* answers to store_write callers, guarded by dlock */
+	pthread_mutex_t dlock;
+	pthread_cond_t dcond;
 	int closing;
 	int accepting;
 	pthread_t committer;
