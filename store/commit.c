@@ -527,9 +527,11 @@ static void *commit_main(void *arg)
 			}
 			if (gather > max)
 				gather = max;
+			st->gather_want = gather;
 			while (st->qlen < gather && !st->closing &&
 			    pthread_cond_timedwait(&st->qcond, &st->qlock, &deadline) == 0)
 				;
+			st->gather_want = 0;
 		}
 		while (st->qhead && n < max && (n == 0 || bytes < COMMIT_BATCH_BYTES_MAX)) {
 			struct pending *p = st->qhead;
@@ -607,7 +609,10 @@ static int commit_enqueue(struct store *st, struct pending *p)
 			st->qhead = p;
 		st->qtail = p;
 		st->qlen++;
-		pthread_cond_signal(&st->qcond);
+		/* Wake the committer only when it waits for this: the first
+		 * write, or the last one it is gathering for. */
+		if (st->qlen == 1 || st->qlen == st->gather_want)
+			pthread_cond_signal(&st->qcond);
 	}
 	if (rc < 0)
 		p->res.rc = rc;   /* before unlocking: a queued p may be answered and freed at once */

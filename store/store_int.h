@@ -212,6 +212,7 @@ struct store {
 	pthread_cond_t qcond;
 	struct pending *qhead, *qtail;
 	size_t qlen;
+	size_t gather_want;        /* committer gathering until qlen reaches it */
 	/* answers to store_write callers, guarded by dlock */
 	pthread_mutex_t dlock;
 	pthread_cond_t dcond;
