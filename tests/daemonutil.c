@@ -80,6 +80,7 @@ static int dg_write_conf(struct dgroup *g, int i)
 	    g->hs.group, d->h->name, d->h->id, g->hs.store);
 	fprintf(f, "socket = %s\npid_file = %s\n", d->sock, d->pid_file);
 	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = debug\n", DG_IO_TIMEOUT);
+	fprintf(f, "lease_lost_program = %s/fence/ssfm-lease-lost\n", tu_builddir());
 	for (int k = 0; k < d->nlines; k++)
 		fprintf(f, "%s\n", d->lines[k]);
 	rc = fclose(f);
