@@ -173,7 +173,7 @@ struct daemon {
 	atomic_bool snap_done;
 	int snap_rc;
 	uint64_t snap_seq;
-	char snap_msg[512];
+	char snap_msg[1100];
 	uint64_t snap_at;                  /* next snapshot by time */
 	uint64_t *snap_reqs;               /* requests waiting for it */
 	size_t snap_nreqs, snap_cap;
