@@ -179,6 +179,9 @@ struct daemon {
 	size_t snap_nreqs, snap_cap;
 	uint64_t snapshots_written;
 
+	uint64_t metrics_at;
+	bool metrics_failed;
+
 	struct daemon_failover failover;
 	uint64_t started_ms;
 	uint64_t role_since_ms;
@@ -237,6 +240,7 @@ void daemon_service_free(struct daemon *d);
 /* daemon_status.c */
 json_t *daemon_status_json(struct daemon *d);
 void daemon_status_log_failover(struct daemon *d);
+void daemon_status_metrics_tick(struct daemon *d, uint64_t now);
 
 /* daemon_snapshot.c */
 void daemon_snapshot_tick(struct daemon *d, uint64_t now);

@@ -146,6 +146,8 @@ static void daemon_loop_arm(struct daemon *d, uint64_t now)
 	daemon_loop_min(&next, d->check_at);
 	daemon_loop_min(&next, daemon_service_deadline(d));
 	daemon_loop_min(&next, d->snap_at);
+	if (d->cfg->metrics_file[0] != '\0')
+		daemon_loop_min(&next, d->metrics_at);
 	for (struct daemon_waiter *w = d->waiters; w != NULL; w = w->next)
 		daemon_loop_min(&next, w->deadline_ms);
 	if (next <= now)
@@ -167,6 +169,7 @@ static void daemon_loop_ticks(struct daemon *d)
 	daemon_run_events(d);
 	daemon_snapshot_tick(d, now);
 	daemon_requests_promote_check(d, now);
+	daemon_status_metrics_tick(d, now);
 }
 
 int daemon_loop_run(struct daemon *d)
