@@ -258,11 +258,25 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 	return 0;
 }
 
+int dg_running(struct dgroup *g, int i)
+{
+	int status;
+
+	if (g->d[i].pid <= 0)
+		return 0;
+	status = tu_kill_wait(g->d[i].pid, 0, 0);
+	if (status == -1)
+		return 1;
+	tap_diag("host%d's ssfmd exited (status %#x; log %s)", i, (unsigned)status, g->d[i].log);
+	g->d[i].pid = 0;
+	return 0;
+}
+
 int dg_has_role(struct dgroup *g, int i, const char *role)
 {
 	struct dg_status st;
 
-	if (g->d[i].pid <= 0)
+	if (!dg_running(g, i))
 		return 0;
 	return dg_status(g, i, &st, 1000) == 0 && strcasecmp(st.role, role) == 0;
 }
@@ -330,7 +344,7 @@ static int dg_all_applied(void *arg)
 	for (int i = 1; i <= c->g->n; i++) {
 		struct dg_status st;
 
-		if (c->g->d[i].pid <= 0)
+		if (!dg_running(c->g, i))
 			continue;
 		if (dg_status(c->g, i, &st, 1000) != 0 || st.applied_seq < c->target)
 			return 0;
