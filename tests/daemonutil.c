@@ -46,12 +46,16 @@ void dg_setup(struct dgroup *g, int n, const char *tag)
 		tap_bail("store_create %s: %s", g->hs.store, err.msg);
 	for (int i = 1; i <= n; i++) {
 		struct dhost *d = &g->d[i];
+		char dir[sizeof(g->hs.host[i].dir)];
+
+		/* A copy: gcc -O1 cannot tell d's fields from host[i].dir, both in g. */
+		memcpy(dir, g->hs.host[i].dir, sizeof(dir));
 		d->h = &g->hs.host[i];
-		snprintf(d->conf, sizeof(d->conf), "%s/ssfm.conf", d->h->dir);
-		if (snprintf(d->sock, sizeof(d->sock), "%s/s.sock", d->h->dir) >= (int)sizeof(d->sock))
-			tap_bail("socket path too long under %s", d->h->dir);
-		snprintf(d->pid_file, sizeof(d->pid_file), "%s/ssfmd.pid", d->h->dir);
-		snprintf(d->log, sizeof(d->log), "%s/ssfmd.log", d->h->dir);
+		snprintf(d->conf, sizeof(d->conf), "%s/ssfm.conf", dir);
+		if (snprintf(d->sock, sizeof(d->sock), "%s/s.sock", dir) >= (int)sizeof(d->sock))
+			tap_bail("socket path too long under %s", dir);
+		snprintf(d->pid_file, sizeof(d->pid_file), "%s/ssfmd.pid", dir);
+		snprintf(d->log, sizeof(d->log), "%s/ssfmd.log", dir);
 	}
 }
 
