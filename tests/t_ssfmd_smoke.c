@@ -190,6 +190,35 @@ static int node_put(struct node *n, const char *key, const char *json, uint64_t 
 	return rc;
 }
 
+struct watch_seen {
+	int k1, k3, in_order;
+	uint64_t last_seq;
+};
+
+static int watch_event(void *arg, const struct ssfm_event *ev)
+{
+	struct watch_seen *ws = arg;
+
+	if (ev->seq <= ws->last_seq)
+		ws->in_order = 0;
+	ws->last_seq = ev->seq;
+	if (ev->kind == SSFM_EVENT_PUT && strcmp(ev->key, "k1") == 0)
+		ws->k1 = 1;
+	if (ev->kind == SSFM_EVENT_PUT && strcmp(ev->key, "k3") == 0)
+		ws->k3 = 1;
+	return ws->k3;
+}
+
+static int metrics_active(void *arg)
+{
+	char *m = tu_read_file(arg, NULL);
+	int good = m != NULL && strstr(m, "\"role\":\"ACTIVE\"") != NULL &&
+	    strstr(m, "\"lease_acquired_after_ms\"") != NULL;
+
+	free(m);
+	return good;
+}
+
 static void check_config_errors(void)
 {
 	char bad[4200], *out = NULL, *err = NULL;
@@ -292,10 +321,8 @@ int main(void)
 
 	char metrics[4300];
 	snprintf(metrics, sizeof(metrics), "%s/metrics.json", act->h->dir);
-	char *m = tu_read_file(metrics, NULL);
-	ok(m != NULL && strstr(m, "\"role\":\"ACTIVE\"") != NULL && strstr(m, "\"failover\"") != NULL,
+	ok(tu_wait_until(metrics_active, metrics, 5000, 20),
 	    "metrics_file holds the status, with the role and the failover timeline");
-	free(m);
 
 	/* Graceful: SIGTERM on the active. */
 	t0 = tu_now_ms();
@@ -311,12 +338,29 @@ int main(void)
 	free(v);
 	ok(node_put(sby, "k3", "[3]", &version, NULL, 0) == 0, "the new active takes writes");
 
-	/* The old active comes back as a standby. */
+	/* A snapshot on the active, then the old active comes back as a
+	 * standby: it loads the snapshot, so what came before it is not in its
+	 * memory, and a watch from 0 replays it from the journal files. */
+	ssfm_client *c = NULL;
+	uint64_t snap = 0;
+	ok(ssfm_connect(sby->sock, &c) == 0 && ssfm_snapshot(c, &snap) == 0 && snap > 0,
+	    "a snapshot on the active (seq %llu)", (unsigned long long)snap);
+	ssfm_close(c);
 	node_start(act);
 	ok(wait_role(act, "STANDBY", 60000), "the restarted host joins as STANDBY");
 	kw.n = act;
 	kw.key = "k3";
 	ok(tu_wait_until(key_present, &kw, 10000, 10), "... and follows the journal");
+	struct watch_seen ws = { 0, 0, 1, 0 };
+	c = NULL;
+	int wrc = ssfm_connect(act->sock, &c);
+	if (wrc == 0)
+		wrc = ssfm_watch(c, 0, "k", watch_event, &ws);
+	ok(wrc == 0 && ws.k1 && ws.k3 && ws.in_order,
+	    "a watch from 0 on that standby streams k1 (before its snapshot) and k3, in order");
+	if (wrc != 0)
+		tap_diag("watch: %d %s", wrc, c ? ssfm_errmsg(c) : "");
+	ssfm_close(c);
 
 	/* SIGKILL of the active: the lease frees at once (its sanlock lives). */
 	t0 = tu_now_ms();
