@@ -188,6 +188,7 @@ struct daemon {
 };
 
 /* daemon_loop.c */
+int daemon_loop_block_signals(void);      /* before any thread starts */
 int daemon_loop_init(struct daemon *d);
 int daemon_loop_run(struct daemon *d);
 void daemon_loop_close(struct daemon *d);

@@ -288,6 +288,13 @@ int main(int argc, char **argv)
 		conf_free(&cfg);
 		return 0;
 	}
+	/* Before any thread starts (the syslog logger): signals go to the loop's
+	 * signalfd only, never to another thread's default action. */
+	if (daemon_loop_block_signals() < 0) {
+		fprintf(stderr, "ssfmd: cannot block signals\n");
+		conf_free(&cfg);
+		return 1;
+	}
 	if (o.foreground)
 		log_init("ssfmd", true, cfg.log_level);
 	pidfd = pidfile_acquire(cfg.pid_file, why, sizeof(why));

@@ -219,6 +219,49 @@ static int metrics_active(void *arg)
 	return good;
 }
 
+static int pid_gone(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Without -f: the daemon goes to the background, writes its own pid to the
+ * pid file, serves, and stops in order on SIGTERM. */
+static void check_background(struct node *n)
+{
+	char *argv[] = { ssfmd_path, "-c", n->conf, NULL };
+	char *text, *json = NULL;
+	ssfm_client *c = NULL;
+	pid_t pid = 0;
+	int status;
+
+	status = host_run(n->h, argv, n->log, 20000);
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "without -f, ssfmd returns at once (it went to the background)");
+	text = tu_read_file(n->pidf, NULL);
+	if (text != NULL)
+		pid = (pid_t)strtol(text, NULL, 10);
+	free(text);
+	ok(pid > 0 && kill(pid, 0) == 0, "the pid file names the running daemon (%d)", (int)pid);
+	if (pid <= 0)
+		return;
+	tu_track_pid(pid);
+	ok(wait_role(n, "ACTIVE", 60000), "the background daemon serves and becomes ACTIVE alone");
+	if (ssfm_connect(n->sock, &c) == 0 && ssfm_status(c, &json) == 0) {
+		char want[32];
+		snprintf(want, sizeof(want), "\"pid\":%d", (int)pid);
+		ok(strstr(json, want) != NULL, "its status reports that pid");
+	} else {
+		ok(0, "its status reports that pid");
+	}
+	free(json);
+	ssfm_close(c);
+	kill(pid, SIGTERM);
+	ok(tu_wait_until(pid_gone, &pid, 30000, 20), "SIGTERM stops the background daemon");
+	ok(!tu_file_exists(n->pidf), "... and it removes its pid file");
+}
+
 static void check_config_errors(void)
 {
 	char bad[4200], *out = NULL, *err = NULL;
@@ -391,6 +434,8 @@ int main(void)
 		    "%s's log holds no sanitizer report", nodes[i].h->name);
 		free(logtext);
 	}
+	check_background(&nodes[1]);
+
 	if (tap_failed())
 		tap_diag("logs: %s %s", nodes[1].log, nodes[2].log);
 	hosts_stop(&hs);
