@@ -48,7 +48,7 @@ long long store_history_read(struct store *st, uint64_t from, uint64_t to,
 {
 	char path[STORE_PATH_MAX], why[256];
 	unsigned char *buf = NULL;
-	uint64_t file, seal_epoch = 0;
+	uint64_t file = 0, seal_epoch = 0;
 	long long passed = 0;
 	bool first = true;
 	size_t len = 0;
