@@ -77,6 +77,7 @@ struct daemon_event {
 
 struct daemon_watcher {
 	uint64_t id;
+	uint64_t from;        /* operations after this seq only */
 	char *prefix;         /* NULL: every key */
 	size_t prefix_len;
 	struct daemon_watcher *next;

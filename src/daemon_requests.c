@@ -275,6 +275,18 @@ static void daemon_history_drop_oldest(struct daemon *d)
 	d->hist_len--;
 }
 
+static void daemon_requests_end_watchers_locked(struct daemon *d, const char *reason)
+{
+	while (d->watchers != NULL) {
+		struct daemon_watcher *w = d->watchers;
+		d->watchers = w->next;
+		if (d->ctl != NULL)
+			control_reply(d->ctl, w->id, proto_event_end(reason));
+		free(w->prefix);
+		free(w);
+	}
+}
+
 void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 {
 	struct daemon *d = arg;
@@ -297,9 +309,12 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 	}
 	pthread_mutex_lock(&d->watch_lock);
 	if (d->last_seq != 0 && op->seq != d->last_seq + 1) {
-		/* a reload from a snapshot: what came before is not in memory */
+		/* A reload from a snapshot: what came before is not in memory, and
+		 * watchers would miss the operations skipped: they end, to read
+		 * again from where they are. */
 		daemon_history_clear(d);
 		d->hist_floor = op->seq - 1;
+		daemon_requests_end_watchers_locked(d, "compacted");
 	}
 	if (d->last_seq == 0 && d->hist_len == 0)
 		d->hist_floor = op->seq - 1;
@@ -308,21 +323,14 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 		d->ops_since_snapshot++;
 	if (line == NULL) {
 		/* no memory: watchers would miss this operation, so end them */
-		for (struct daemon_watcher *w = d->watchers; w != NULL; w = w->next)
-			control_reply(d->ctl, w->id, proto_event_end("error"));
-		while (d->watchers != NULL) {
-			struct daemon_watcher *w = d->watchers;
-			d->watchers = w->next;
-			free(w->prefix);
-			free(w);
-		}
+		daemon_requests_end_watchers_locked(d, "error");
 		daemon_history_clear(d);
 		d->hist_floor = op->seq;
 		pthread_mutex_unlock(&d->watch_lock);
 		return;
 	}
 	for (struct daemon_watcher *w = d->watchers; w != NULL; w = w->next)
-		if (daemon_requests_match(w, op->key, op->key_len, seal))
+		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal))
 			control_stream(d->ctl, w->id, strdup(line));
 	size_t bytes = strlen(line) + op->key_len;
 	while (d->hist_len > 0 && (d->hist_len == DAEMON_HISTORY_OPS ||
@@ -412,6 +420,7 @@ static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_re
 	w->prefix_len = req->prefix ? strlen(req->prefix) : 0;
 	pthread_mutex_lock(&d->watch_lock);
 	from = req->from < 0 ? d->last_seq : (uint64_t)req->from;
+	w->from = from;
 	o = json_object();
 	json_object_set_new(o, "seq", json_integer((json_int_t)d->last_seq));
 	control_stream(d->ctl, id, proto_reply_ok(o));
@@ -438,14 +447,7 @@ static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_re
 void daemon_requests_end_watches(struct daemon *d, const char *reason)
 {
 	pthread_mutex_lock(&d->watch_lock);
-	while (d->watchers != NULL) {
-		struct daemon_watcher *w = d->watchers;
-		d->watchers = w->next;
-		if (d->ctl != NULL)
-			control_reply(d->ctl, w->id, proto_event_end(reason));
-		free(w->prefix);
-		free(w);
-	}
+	daemon_requests_end_watchers_locked(d, reason);
 	pthread_mutex_unlock(&d->watch_lock);
 }
 
