@@ -883,6 +883,10 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 				rc = store_reload(st, err);
 				if (rc < 0)
 					return rc;
+				if (st->blocked == -STORE_EDIGEST) {
+					store_seterr(err, -STORE_EDIGEST, "%s", st->blocked_msg);
+					return -STORE_EDIGEST;
+				}
 				continue;
 			}
 		}
