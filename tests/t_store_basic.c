@@ -815,12 +815,99 @@ static void test_digest(void)
 	is_int(rc, -STORE_EDIGEST, "follower: EDIGEST");
 	is_int(fr.blocked, -STORE_EDIGEST, "reported as blocked");
 	ok(strstr(err.msg, "00000000000000000003") != NULL, "names the file: %s", err.msg);
+	{
+		uint64_t sseq;
+		is_int(store_snapshot(f, &sseq, &err), -STORE_EDIGEST, "no snapshot of a disagreeing state");
+	}
 	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
 	is_int(rc, -STORE_EDIGEST, "begin_epoch never seals on a disagreeing state");
 	store_info(f, &info);
 	is_int(info.writer, 0, "not the writer");
 	store_close(f);
 	is_int(store_verify(dir, &rep, NULL, NULL, &err), 1, "verify reports it");
+}
+
+/* ---- a stale file in the committer's way ---- */
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* One put record "stale" = 1 as a batch of epoch at seq. */
+static void craft_batch(const char *path, uint64_t epoch, uint64_t seq)
+{
+	unsigned char b[72 + 12 + 5 + 1 + 4];
+	uint32_t crc;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, "SSFMBAT1", 8);
+	put_le(b + 8, 1, 4);
+	put_le(b + 12, 1, 4);
+	put_le(b + 16, epoch, 8);
+	put_le(b + 24, seq, 8);
+	put_le(b + 32, seq, 8);
+	put_le(b + 40, 1, 4);
+	put_le(b + 48, 1, 8);
+	put_le(b + 56, 0, 8);
+	put_le(b + 64, 12 + 6, 8);
+	b[72] = 1;
+	put_le(b + 76, 5, 4);
+	put_le(b + 80, 1, 4);
+	memcpy(b + 84, "stale1", 6);
+	crc = crc32c(0, b, sizeof(b) - 4);
+	put_le(b + sizeof(b) - 4, crc, 4);
+	tu_write_file(path, b, sizeof(b));
+}
+
+static void test_stale_in_the_way(void)
+{
+	char dir[1200], jp[64];
+	struct store *st;
+	struct store_error err;
+	struct store_info info;
+	uint64_t v;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/stale", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	store_end_epoch(st);
+	store_begin_epoch(st, 2, "h", 1, NULL, &err);
+	store_info(st, &info);
+	snprintf(jp, sizeof(jp), "journal/%020" PRIu64, info.applied_seq + 1);
+	craft_batch(path_in(dir, jp), 1, info.applied_seq + 1);
+	rc = store_put(st, "b", "2", -1, &v, &err);
+	is_int(rc, 0, "a stale batch in the committer's way is moved and the write goes on: %s", rc ? err.msg : "ok");
+	is_int(v, info.applied_seq + 1, "at the seq the stale file took");
+	is_int(count_dir(path_in(dir, "quarantine"), "journal-"), 1, "the stale file is in quarantine/");
+	{
+		char *val = NULL;
+		is_int(store_get(st, "stale", 5, &val, NULL, NULL), -STORE_ENOTFOUND, "never applied");
+		free(val);
+	}
+	store_close(st);
+	/* And in recovery: a stale file at the next seq is moved, the seal goes on. */
+	st = open_store(dir, NULL);
+	store_info(st, &info);
+	snprintf(jp, sizeof(jp), "journal/%020" PRIu64, info.applied_seq + 1);
+	craft_batch(path_in(dir, jp), 1, info.applied_seq + 1);
+	{
+		struct store *f = open_store(dir, NULL);
+		struct store_info fi;
+		store_info(f, &fi);
+		is_int(fi.blocked, -STORE_ESTALE, "a reader is blocked by it: ESTALE");
+		store_close(f);
+	}
+	rc = store_begin_epoch(st, 3, "h", 1, NULL, &err);
+	is_int(rc, 0, "recovery quarantines it and seals: %s", rc ? err.msg : "ok");
+	is_int(count_dir(path_in(dir, "quarantine"), "journal-"), 2, "two stale files in quarantine/");
+	store_info(st, &info);
+	is_int(info.epoch, 3, "sealed epoch 3");
+	store_close(st);
 }
 
 int main(void)
@@ -836,5 +923,6 @@ int main(void)
 	test_damage();
 	test_gap();
 	test_digest();
+	test_stale_in_the_way();
 	return tap_done();
 }
