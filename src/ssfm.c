@@ -29,7 +29,7 @@ void cli_usage(FILE *f)
 	    "       ssfm COMMAND [OPTIONS] ARGUMENTS\n"
 	    "\n"
 	    "Offline commands: they read the store directory DIR directly, without\n"
-	    "a daemon (writes go only through ssfmd).\n"
+	    "a daemon (writes go only through the daemon of the active host).\n"
 	    "\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -79,14 +79,15 @@ int main(int argc, char **argv)
 		cli_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	const char *name = argv[optind];
+	int cmd_argc = argc - optind;
+	char **cmd_argv = argv + optind;
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (strcmp(commands[i]->name, name) == 0) {
+		if (strcmp(commands[i]->name, cmd_argv[0]) == 0) {
 			cli_getopt_reset();
-			return commands[i]->run(commands[i], argc - optind,
-			    argv + optind);
+			return commands[i]->run(commands[i], cmd_argc, cmd_argv);
 		}
 	}
-	cli_errx("unknown command \"%s\" (ssfm --help lists them)", name);
+	cli_errx("unknown command \"%s\" (ssfm --help lists them)",
+	    cmd_argv[0]);
 	return CLI_EXIT_USAGE;
 }

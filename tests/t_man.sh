@@ -44,11 +44,11 @@ done
 for sec in NAME SYNOPSIS DESCRIPTION COMMANDS "EXIT STATUS" ENVIRONMENT \
     FILES EXAMPLES "SEE ALSO"; do
 	grep -q "^\.Sh $sec\$" "$man/ssfm.8"
-	check $? "ssfm.8 has a $sec section"
+	check $? "ssfm.8 has the $sec section"
 done
 for sec in NAME DESCRIPTION LAYOUT CHECKSUMS DIGEST RECOVERY "SEE ALSO"; do
 	grep -q "^\.Sh $sec\$" "$man/ssfm-store.5"
-	check $? "ssfm-store.5 has a $sec section"
+	check $? "ssfm-store.5 has the $sec section"
 done
 
 # Every command and long option of `ssfm --help` is documented.
