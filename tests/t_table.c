@@ -336,6 +336,21 @@ static void check_sequential_height(void)
 	table_free(t);
 }
 
+/* Keys with bytes such as 0xFF, written as \xff so the TAP output stays text. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	size_t p = 0;
+	for (; *s != '\0' && p + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f)
+			buf[p++] = (char)c;
+		else
+			p += (size_t)snprintf(buf + p, len - p, "\\x%02x", c);
+	}
+	buf[p] = '\0';
+	return buf;
+}
+
 static void check_seek(void)
 {
 	static const char *const keys[] = { "a", "ab", "abc", "b", "ba", "c", "c\xff" };
@@ -381,10 +396,13 @@ static void check_seek(void)
 		r = table_iter_next(&it);
 		if (seeks[i].first == NULL)
 			ok(r == NULL, "seek %zu: past the last key gives nothing", i);
-		else
+		else {
+			char want[32], got[32];
 			ok(r != NULL && strcmp(record_key(r), seeks[i].first) == 0,
-			    "seek %zu: first record is '%s' (got '%s')", i, seeks[i].first,
-			    r ? record_key(r) : "(none)");
+			    "seek %zu: first record is '%s' (got '%s')", i,
+			    printable(seeks[i].first, want, sizeof(want)),
+			    r ? printable(record_key(r), got, sizeof(got)) : "(none)");
+		}
 	}
 
 	size_t n = 0;
