@@ -281,6 +281,7 @@ struct store_info {
 	int blocked;              /* as store_follow_result.blocked */
 	char blocked_file[512];
 	char blocked_msg[512];
+	char snapshot_msg[512];   /* a snapshot that failed to load (and was passed over for an older one); "" if none */
 };
 void store_info(struct store *st, struct store_info *info);
 

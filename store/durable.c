@@ -1,0 +1,226 @@
+/*
+ * durable.c: the one recipe by which every file of a store is written
+ * (DESIGN.md, invariant 1).
+ *
+ *  1. write to ".tmp-<final>-<pid>-<random>" in the same directory, opened
+ *     O_CREAT|O_EXCL, with a loop that survives short writes and EINTR;
+ *  2. fdatasync the temporary;
+ *  3. give it its final name without ever replacing an existing file:
+ *     renameat2(RENAME_NOREPLACE), or link() + unlink() where the filesystem
+ *     refuses renameat2 (ceph-fuse and sshfs answer EINVAL): that fallback is
+ *     remembered per store and may be forced (store_options.force_link);
+ *  4. fsync the directory so the name itself is durable.
+ *
+ * EEXIST at step 3 is not an I/O error: the name is taken (another writer,
+ * or a newer epoch's seal), and the caller decides what that means.
+ *
+ * If fdatasync fails, the file is never trusted again, and neither is a
+ * retry: after a failed fsync Linux may have dropped the dirty pages and
+ * cleared the error, so a second fsync can "succeed" with data that never
+ * reached the disk.  The temporary is removed and the caller fails the
+ * writer; the next epoch starts again from what is really on the storage.
+ *
+ * If the final name became visible but the directory fsync failed, the file
+ * is left in place (a reader may already have applied it: removing it would
+ * undo a write others saw), and the caller does not acknowledge it.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+int durable_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes; -ENODATA if the file ends first (a short file
+ * is damage, not an I/O error). */
+int durable_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int durable_fsync_dir(const char *dir, struct store_error *err)
+{
+	int fd, rc = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: open directory: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (fsync(fd) < 0) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: fsync directory: %s", dir, strerror(-rc));
+	}
+	close(fd);
+	return rc;
+}
+
+int durable_begin(struct durable *d, const char *dir, const char *name,
+    struct store_error *err)
+{
+	uint64_t rnd = 0;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = store_monotonic_ms() ^ ((uint64_t)(uintptr_t)d << 16);
+	store_fmt(d->dir, sizeof(d->dir), "%s", dir);
+	if ((size_t)store_fmt(d->final, sizeof(d->final), "%s/%s", dir, name) >= sizeof(d->final) ||
+	    (size_t)store_fmt(d->tmp, sizeof(d->tmp), "%s/.tmp-%s-%ld-%016llx", dir, name,
+		(long)getpid(), (unsigned long long)rnd) >= sizeof(d->tmp)) {
+		store_seterr(err, -ENAMETOOLONG, "%s/%s: path too long", dir, name);
+		return -ENAMETOOLONG;
+	}
+	d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (d->fd < 0) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: create: %s", d->tmp, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int durable_append(struct durable *d, const void *buf, size_t len,
+    struct store_error *err)
+{
+	int rc = durable_write_all(d->fd, buf, len);
+
+	if (rc < 0)
+		store_seterr(err, rc, "%s: write: %s", d->tmp, strerror(-rc));
+	return rc;
+}
+
+void durable_abort(struct durable *d)
+{
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (d->tmp[0])
+		unlink(d->tmp);
+	d->tmp[0] = '\0';
+}
+
+static int durable_link_name(struct durable *d, atomic_int *link_mode)
+{
+	if (atomic_load(link_mode) == 0) {
+		if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_NOREPLACE) == 0) {
+			d->tmp[0] = '\0';
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+			return -errno;
+		atomic_store(link_mode, 1);
+	}
+	if (link(d->tmp, d->final) < 0)
+		return -errno;
+	/* The final name is in place; a temporary left over by a failing
+	 * unlink is harmless (readers ignore it, recovery removes it). */
+	unlink(d->tmp);
+	d->tmp[0] = '\0';
+	return 0;
+}
+
+int durable_commit(struct durable *d, atomic_int *link_mode,
+    struct store_error *err)
+{
+	int rc;
+
+	if (fdatasync(d->fd) < 0) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: fdatasync: %s", d->final, strerror(-rc));
+		goto fail;
+	}
+	if (close(d->fd) < 0) {
+		d->fd = -1;
+		rc = -errno;
+		store_seterr(err, rc, "%s: close: %s", d->final, strerror(-rc));
+		goto fail;
+	}
+	d->fd = -1;
+	rc = durable_link_name(d, link_mode);
+	if (rc == -EEXIST) {
+		store_seterr(err, rc, "%s: the name is already taken", d->final);
+		goto fail;
+	}
+	if (rc == -ENOENT && access(d->tmp, F_OK) < 0 && errno == ENOENT) {
+		/* Only a new writer's recovery removes temporaries. */
+		d->tmp_gone = 1;
+		store_seterr(err, rc, "%s: our temporary %s was removed before it was named (by another writer's recovery)",
+		    d->final, d->tmp);
+		goto fail;
+	}
+	if (rc < 0) {
+		store_seterr(err, rc, "%s: naming the file: %s", d->final, strerror(-rc));
+		goto fail;
+	}
+	d->visible = 1;
+	return durable_fsync_dir(d->dir, err);
+fail:
+	durable_abort(d);
+	return rc;
+}
+
+int durable_write(const char *dir, const char *name, const void *buf,
+    size_t len, atomic_int *link_mode, int *flags, struct store_error *err)
+{
+	struct durable d;
+	int rc;
+
+	if (flags)
+		*flags = 0;
+	rc = durable_begin(&d, dir, name, err);
+	if (rc < 0)
+		return rc;
+	rc = durable_append(&d, buf, len, err);
+	if (rc < 0) {
+		durable_abort(&d);
+		return rc;
+	}
+	rc = durable_commit(&d, link_mode, err);
+	if (flags)
+		*flags = (d.visible ? DURABLE_VISIBLE : 0) | (d.tmp_gone ? DURABLE_TMP_GONE : 0);
+	return rc;
+}

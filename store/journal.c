@@ -1,0 +1,449 @@
+/*
+ * journal.c: reading batch files in sequence order and applying them:
+ * following (never modifies the directory) and the writer's recovery
+ * (quarantines what cannot be applied).
+ *
+ * A reader never lists journal/ to follow it: after applying a batch ending
+ * at T it opens journal/(T+1) by name (DESIGN.md: listings and attributes
+ * lie on network filesystems; an open of the exact name does not).
+ *
+ * RECOVERY (the writer's catch-up in store_begin_epoch; ssfm-store(5)
+ * describes the same policy for operators):
+ *  - a stale batch (an operations batch of an epoch older than the seal
+ *    before it) is moved to quarantine/ and recovery goes on: it was never
+ *    acknowledged (its writer collided with the seal or was fenced);
+ *  - a damaged file (checksum, structure, an unsealed batch, a seal that
+ *    does not raise the epoch) is moved to quarantine/ and recovery refuses
+ *    with -STORE_EDAMAGED: if later journal files exist, acknowledged writes
+ *    after it cannot be applied and an operator must inspect (ssfm verify);
+ *    if it was the last file, the refusal is reported once and the next
+ *    store_begin_epoch, finding no damaged file, proceeds;
+ *  - a missing sequence number with later files present is a gap:
+ *    -STORE_EGAP names the missing file and the next present one, and
+ *    nothing is moved (unless a snapshot covers the gap: then the store
+ *    reloads from it);
+ *  - a seal (or unsealed batch) of the recovering writer's epoch or newer
+ *    means a newer writer exists: -STORE_EFENCED.
+ * Quarantined files are named "<dir>-<file>.<reason>.<unix_ms>" and are
+ * never applied or deleted automatically.
+ */
+#include "store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int state_init(struct store_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	reqid_init(&s->reqids);
+	s->table = table_new();
+	return s->table ? 0 : -ENOMEM;
+}
+
+void state_free(struct store_state *s)
+{
+	table_free(s->table);
+	reqid_clear(&s->reqids);
+	memset(s, 0, sizeof(*s));
+}
+
+void journal_path(const struct store *st, uint64_t seq, char *out, size_t size)
+{
+	char name[STORE_NAME_DIGITS + 1];
+
+	format_name(name, seq);
+	store_fmt(out, size, "%s/%s", st->journal_dir, name);
+}
+
+static int read_fd(int fd, unsigned char **buf, size_t *len)
+{
+	struct stat sb;
+	size_t size, used = 0;
+	unsigned char *b, *nb;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	size = (size_t)sb.st_size + 1;
+	b = malloc(size);
+	if (!b)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (used == size) {
+			size *= 2;
+			nb = realloc(b, size);
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+		}
+		n = read(fd, b + used, size - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			free(b);
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	*buf = b;
+	*len = used;
+	return 0;
+}
+
+int journal_read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	int rc = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno;
+		} else {
+			rc = read_fd(fd, buf, len);
+			close(fd);
+		}
+		if (rc != -ESTALE)
+			break;
+	}
+	return rc;
+}
+
+unsigned store_reqid_retention(const struct store *st)
+{
+	return st->opt.reqid_retention_s ? st->opt.reqid_retention_s : 600;
+}
+
+int journal_apply_batch(struct store *st, struct store_state *s,
+    pthread_rwlock_t *lock, const unsigned char *buf,
+    const struct batch_header *h, int *digest_ok)
+{
+	struct record **recs;
+	struct batch_rec r;
+	size_t off = FMT_BATCH_HEADER;
+	uint64_t now = store_realtime_ms();
+	uint64_t keep_ms = (uint64_t)store_reqid_retention(st) * 1000;
+	uint64_t horizon = now > keep_ms ? now - keep_ms : 0;
+	int rc = 0;
+
+	recs = calloc(h->count, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < h->count; i++) {
+		format_batch_next(buf, &off, &r);
+		if (r.op == 1) {
+			recs[i] = record_new(r.key, r.key_len, r.value, r.value_len,
+			    h->first_seq + i);
+			if (!recs[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	if (lock)
+		pthread_rwlock_wrlock(lock);
+	off = FMT_BATCH_HEADER;
+	for (uint32_t i = 0; i < h->count; i++) {
+		uint64_t seq = h->first_seq + i;
+
+		format_batch_next(buf, &off, &r);
+		if (r.op == 1) {
+			record_unref(table_put(s->table, recs[i]));
+			recs[i] = NULL;
+		} else if (r.op == 2) {
+			record_unref(table_del(s->table, r.key, r.key_len));
+		} else {
+			s->epoch = h->epoch;
+			s->last_seal.epoch = h->epoch;
+			s->last_seal.start_seq = seq;
+			s->last_seal.host_id = (uint32_t)format_seal_host_id(&r);
+			memcpy(s->last_seal.host, r.key, r.key_len);
+			s->last_seal.host[r.key_len] = '\0';
+			s->last_seal.time_ms = h->commit_time_ms;
+		}
+		/* Allocation failure here only shortens what is remembered. */
+		if (r.reqid_len && h->commit_time_ms >= horizon)
+			(void)reqid_add(&s->reqids, r.reqid, r.reqid_len, seq, h->commit_time_ms);
+	}
+	reqid_expire(&s->reqids, horizon);
+	s->applied_seq = h->last_seq;
+	s->last_commit_time_ms = h->commit_time_ms;
+	*digest_ok = table_digest(s->table) == h->digest;
+	if (lock)
+		pthread_rwlock_unlock(lock);
+
+	if (st->opt.on_apply) {
+		off = FMT_BATCH_HEADER;
+		for (uint32_t i = 0; i < h->count; i++) {
+			struct store_applied a;
+
+			format_batch_next(buf, &off, &r);
+			memset(&a, 0, sizeof(a));
+			a.kind = r.op == 1 ? STORE_OP_PUT : r.op == 2 ? STORE_OP_DEL : STORE_OP_SEAL;
+			a.seq = h->first_seq + i;
+			a.epoch = h->epoch;
+			a.commit_time_ms = h->commit_time_ms;
+			a.key = r.key;
+			a.key_len = r.key_len;
+			if (r.op == 1) {
+				a.value = r.value;
+				a.value_len = r.value_len;
+			}
+			st->opt.on_apply(st->opt.apply_arg, &a);
+		}
+	}
+out:
+	for (uint32_t i = 0; i < h->count; i++)
+		record_unref(recs[i]);
+	free(recs);
+	return rc;
+}
+
+int journal_quarantine(struct store *st, const char *subdir, const char *name,
+    const char *reason, struct store_error *err)
+{
+	char from[STORE_PATH_MAX], to[STORE_PATH_MAX], fromdir[STORE_PATH_MAX];
+	int rc;
+
+	store_fmt(fromdir, sizeof(fromdir), "%s/%s", st->dir, subdir);
+	store_fmt(from, sizeof(from), "%s/%s", fromdir, name);
+	store_fmt(to, sizeof(to), "%s/%s-%s.%s.%" PRIu64, st->quarantine_dir,
+	    subdir, name, reason, store_realtime_ms());
+	if (rename(from, to) < 0) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: moving to %s: %s", from, to, strerror(-rc));
+		return rc;
+	}
+	rc = durable_fsync_dir(st->quarantine_dir, err);
+	if (rc == 0)
+		rc = durable_fsync_dir(fromdir, err);
+	return rc;
+}
+
+int journal_next_present(struct store *st, uint64_t after, uint64_t *found,
+    struct store_error *err)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t best = 0, n;
+	int rc;
+
+	*found = 0;
+	d = opendir(st->journal_dir);
+	if (!d) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (format_parse_name(de->d_name, &n) && n > after && (best == 0 || n < best))
+			best = n;
+	}
+	closedir(d);
+	*found = best;
+	return 0;
+}
+
+static int remove_temporaries_in(const char *dir, struct store_error *err)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[STORE_PATH_MAX];
+	int rc = 0, removed = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		rc = -errno;
+		store_seterr(err, rc, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		store_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			store_seterr(err, rc, "%s: removing a leftover temporary: %s", path, strerror(-rc));
+			break;
+		}
+		removed++;
+	}
+	closedir(d);
+	if (rc == 0 && removed)
+		rc = durable_fsync_dir(dir, err);
+	return rc;
+}
+
+int journal_remove_temporaries(struct store *st, struct store_error *err)
+{
+	int rc = remove_temporaries_in(st->journal_dir, err);
+
+	if (rc == 0)
+		rc = remove_temporaries_in(st->epochs_dir, err);
+	if (rc == 0)
+		rc = remove_temporaries_in(st->snapshots_dir, err);
+	return rc;
+}
+
+static void block(struct journal_progress *prog, int code, const char *file,
+    const char *msg)
+{
+	prog->blocked = code;
+	store_fmt(prog->blocked_file, sizeof(prog->blocked_file), "%s", file);
+	store_fmt(prog->blocked_msg, sizeof(prog->blocked_msg), "%s", msg);
+}
+
+/* In recovery: quarantine a damaged file and decide how to refuse. */
+static int recover_damaged(struct store *st, uint64_t seq, const char *path,
+    const char *why, const char *reason, struct journal_progress *prog,
+    struct store_error *err)
+{
+	char name[STORE_NAME_DIGITS + 1], later_path[STORE_PATH_MAX];
+	uint64_t later;
+	int rc;
+
+	format_name(name, seq);
+	rc = journal_quarantine(st, FMT_JOURNAL_DIR, name, reason, err);
+	if (rc < 0)
+		return rc;
+	rc = journal_next_present(st, seq, &later, err);
+	if (rc < 0)
+		return rc;
+	if (later) {
+		journal_path(st, later, later_path, sizeof(later_path));
+		store_seterr(err, -STORE_EDAMAGED,
+		    "%s: %s; moved to %s; acknowledged writes after it (from %s on) cannot be applied: an operator must inspect the store (ssfm verify)",
+		    path, why, st->quarantine_dir, later_path);
+	} else {
+		store_seterr(err, -STORE_EDAMAGED,
+		    "%s: %s; moved to %s; it was the last journal file, so beginning the epoch again will proceed without it",
+		    path, why, st->quarantine_dir);
+	}
+	block(prog, -STORE_EDAMAGED, path, err->msg);
+	return -STORE_EDAMAGED;
+}
+
+int journal_catch_up(struct store *st, struct store_state *s,
+    pthread_rwlock_t *lock, enum journal_mode mode, uint64_t writer_epoch,
+    struct journal_progress *prog, struct store_error *err)
+{
+	char path[STORE_PATH_MAX], why[384], msg[900];
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		uint64_t seq = s->applied_seq + 1, later;
+		struct batch_header h;
+		int digest_ok;
+
+		journal_path(st, seq, path, sizeof(path));
+		rc = journal_read_file(path, &buf, &len);
+		if (rc == -ENOENT) {
+			if (mode != JOURNAL_RECOVER)
+				return 0;
+			rc = journal_next_present(st, seq, &later, err);
+			if (rc < 0 || later == 0)
+				return rc;
+			char later_path[STORE_PATH_MAX];
+			journal_path(st, later, later_path, sizeof(later_path));
+			store_seterr(err, -STORE_EGAP, "%s is missing but %s exists: a gap in the journal (ssfm verify)",
+			    path, later_path);
+			block(prog, -STORE_EGAP, path, err->msg);
+			return -STORE_EGAP;
+		}
+		if (rc < 0) {
+			store_seterr(err, rc, "%s: %s", path, strerror(-rc));
+			return rc;
+		}
+		if (format_batch_check(buf, len, seq, &h, why, sizeof(why)) < 0) {
+			free(buf);
+			buf = NULL;
+			if (mode == JOURNAL_RECOVER)
+				return recover_damaged(st, seq, path, why, "damaged", prog, err);
+			store_fmt(msg, sizeof(msg), "%s is damaged: %s", path, why);
+			block(prog, -STORE_EDAMAGED, path, msg);
+			return 0;
+		}
+		if (h.kind == FMT_KIND_SEAL && mode == JOURNAL_RECOVER && h.epoch >= writer_epoch) {
+			free(buf);
+			store_seterr(err, -STORE_EFENCED, "%s seals epoch %" PRIu64 ", not older than ours (%" PRIu64 "): a newer writer exists",
+			    path, h.epoch, writer_epoch);
+			return -STORE_EFENCED;
+		}
+		if (h.kind == FMT_KIND_OPS && mode == JOURNAL_RECOVER && h.epoch >= writer_epoch &&
+		    h.epoch > s->epoch) {
+			free(buf);
+			store_seterr(err, -STORE_EFENCED, "%s was written by epoch %" PRIu64 ", not older than ours (%" PRIu64 "): a newer writer exists",
+			    path, h.epoch, writer_epoch);
+			return -STORE_EFENCED;
+		}
+		if (h.kind == FMT_KIND_SEAL && h.epoch <= s->epoch) {
+			free(buf);
+			buf = NULL;
+			store_fmt(why, sizeof(why), "seal of epoch %" PRIu64 " does not exceed the current epoch %" PRIu64,
+			    h.epoch, s->epoch);
+			if (mode == JOURNAL_RECOVER)
+				return recover_damaged(st, seq, path, why, "damaged", prog, err);
+			store_fmt(msg, sizeof(msg), "%s is damaged: %s", path, why);
+			block(prog, -STORE_EDAMAGED, path, msg);
+			return 0;
+		}
+		if (h.kind == FMT_KIND_OPS && h.epoch > s->epoch) {
+			free(buf);
+			buf = NULL;
+			store_fmt(why, sizeof(why), "batch of epoch %" PRIu64 " was never sealed (current epoch %" PRIu64 ")",
+			    h.epoch, s->epoch);
+			if (mode == JOURNAL_RECOVER)
+				return recover_damaged(st, seq, path, why, "unsealed", prog, err);
+			store_fmt(msg, sizeof(msg), "%s: %s", path, why);
+			block(prog, -STORE_EDAMAGED, path, msg);
+			return 0;
+		}
+		if (h.kind == FMT_KIND_OPS && h.epoch < s->epoch) {
+			char name[STORE_NAME_DIGITS + 1];
+
+			free(buf);
+			buf = NULL;
+			store_fmt(msg, sizeof(msg), "%s is stale: written by epoch %" PRIu64 " after the seal of epoch %" PRIu64 " (seq %" PRIu64 ")",
+			    path, h.epoch, s->epoch, s->last_seal.start_seq);
+			if (mode != JOURNAL_RECOVER) {
+				block(prog, -STORE_ESTALE, path, msg);
+				return 0;
+			}
+			format_name(name, seq);
+			rc = journal_quarantine(st, FMT_JOURNAL_DIR, name, "stale", err);
+			if (rc < 0)
+				return rc;
+			/* The next name is free again: a gap check decides
+			 * whether anything follows it. */
+			continue;
+		}
+		rc = journal_apply_batch(st, s, lock, buf, &h, &digest_ok);
+		free(buf);
+		buf = NULL;
+		if (rc < 0) {
+			store_seterr(err, rc, "%s: applying: %s", path, strerror(-rc));
+			return rc;
+		}
+		prog->batches++;
+		prog->ops += h.count;
+		if (!digest_ok) {
+			store_seterr(err, -STORE_EDIGEST,
+			    "%s: state digest after applying it differs from the writer's: the in-memory state must be reloaded",
+			    path);
+			block(prog, -STORE_EDIGEST, path, err->msg);
+			return -STORE_EDIGEST;
+		}
+	}
+}

@@ -1,0 +1,712 @@
+/*
+ * t_store_basic: the store's API end to end on a real directory: round
+ * trip, versions, compare-and-set, delete, list by prefix with paging,
+ * reopen, seals and fencing between epochs, a follower, snapshots with
+ * fallback, compaction, request-id deduplication, the ack_check refusal,
+ * recovery of a damaged file, and verify.
+ */
+#include "store.h"
+#include "tap.h"
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[1024];
+
+static const char *path_in(const char *dir, const char *rel)
+{
+	static char buf[4][2048];
+	static int which;
+	char *p = buf[which++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, rel);
+	return p;
+}
+
+static void make_store(const char *dir)
+{
+	struct store_create_params p = { .group = "grp1", .io_timeout = 2 };
+	struct store_error err;
+
+	if (store_create(dir, &p, &err) != 0)
+		tap_bail("store_create %s: %s", dir, err.msg);
+}
+
+static struct store *open_store(const char *dir, const struct store_options *opt)
+{
+	struct store *st = NULL;
+	struct store_error err;
+
+	if (store_open(dir, opt, &st, &err) != 0)
+		tap_bail("store_open %s: %s", dir, err.msg);
+	return st;
+}
+
+static int count_dir(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && (!prefix || !strncmp(de->d_name, prefix, strlen(prefix))))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int flip_byte(const char *path, size_t at)
+{
+	size_t len;
+	char *buf = tu_read_file(path, &len);
+	int rc;
+
+	if (!buf || at >= len) {
+		free(buf);
+		return -1;
+	}
+	buf[at] ^= 0x20;
+	/* Replace through a new file: the writer's files are read-only in spirit. */
+	unlink(path);
+	rc = tu_write_file(path, buf, len);
+	free(buf);
+	return rc;
+}
+
+static int get_is(struct store *st, const char *key, const char *want, uint64_t want_version)
+{
+	char *v = NULL;
+	size_t len = 0;
+	uint64_t ver = 0;
+	int rc = store_get(st, key, strlen(key), &v, &len, &ver);
+	int good = rc == 0 && len == strlen(want) && !strcmp(v, want) &&
+	    (want_version == 0 || ver == want_version);
+
+	if (!good)
+		tap_diag("get %s: rc %d value %s version %" PRIu64, key, rc, v ? v : "(null)", ver);
+	free(v);
+	return good;
+}
+
+/* ---- list ---- */
+
+struct list_acc {
+	char keys[16][64];
+	int n;
+};
+
+static int list_cb(void *arg, const char *key, size_t key_len, const char *value,
+    size_t value_len, uint64_t version)
+{
+	struct list_acc *a = arg;
+
+	(void)value;
+	(void)value_len;
+	(void)version;
+	if (a->n < 16)
+		snprintf(a->keys[a->n++], sizeof(a->keys[0]), "%.*s", (int)key_len, key);
+	return 0;
+}
+
+static void test_create_open(void)
+{
+	char dir[1200], notstore[1200];
+	struct store_create_params p = { .group = "grp1", .io_timeout = 2 };
+	struct store_error err;
+	struct store *st = NULL;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/create", base);
+	make_store(dir);
+	ok(tu_file_exists(path_in(dir, "ssfm-store")), "identity file written");
+	ok(tu_file_exists(path_in(dir, "journal")) && tu_file_exists(path_in(dir, "quarantine")),
+	    "journal/ and quarantine/ made");
+	rc = store_create(dir, &p, &err);
+	is_int(rc, -EEXIST, "store_create on an existing store: -EEXIST");
+
+	snprintf(notstore, sizeof(notstore), "%s/notstore", base);
+	mkdir(notstore, 0755);
+	rc = store_open(notstore, NULL, &st, &err);
+	is_int(rc, -STORE_ENOTSTORE, "open of a directory without identity: ENOTSTORE");
+	ok(strstr(err.msg, "ssfm init") != NULL && strstr(err.msg, notstore) != NULL,
+	    "message names the directory and `ssfm init`: %s", err.msg);
+
+	/* A future format version. */
+	{
+		char fdir[1200];
+		const char *text = "ssfm-store = 7\ngroup = g\nio_timeout = 1\ncreated = 1\ncrc32c = 00000000\n";
+		snprintf(fdir, sizeof(fdir), "%s/future", base);
+		mkdir(fdir, 0755);
+		tu_write_file(path_in(fdir, "ssfm-store"), text, strlen(text));
+		rc = store_open(fdir, NULL, &st, &err);
+		is_int(rc, -STORE_EFORMAT, "unknown format version: EFORMAT");
+		ok(strstr(err.msg, "7") && strstr(err.msg, "1"), "names both versions: %s", err.msg);
+	}
+	p.group = "bad/name";
+	snprintf(notstore, sizeof(notstore), "%s/badgroup", base);
+	is_int(store_create(notstore, &p, &err), -EINVAL, "group with '/' refused");
+}
+
+static void test_writes(void)
+{
+	char dir[1200];
+	struct store *st, *st2;
+	struct store_error err;
+	struct store_seal_info seal;
+	struct store_write_req req;
+	struct store_write_result res;
+	struct store_info info, info2;
+	struct list_acc acc;
+	uint64_t v1, v2, seq;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/writes", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+
+	rc = store_put(st, "k", "1", STORE_ANY_VERSION, &v1, &err);
+	is_int(rc, -STORE_ENOTWRITER, "put before begin_epoch: ENOTWRITER");
+
+	rc = store_begin_epoch(st, 1, "hostA", 1, &seal, &err);
+	is_int(rc, 0, "begin_epoch 1: %s", rc ? err.msg : "ok");
+	is_int(seal.start_seq, 1, "seal takes seq 1");
+	ok(tu_file_exists(path_in(dir, "epochs/00000000000000000001")), "epochs/ file written");
+
+	rc = store_put(st, "a/1", "{\"x\":1}", STORE_ANY_VERSION, &v1, &err);
+	is_int(rc, 0, "put a/1");
+	is_int(v1, 2, "version is the seq (2, after the seal)");
+	ok(get_is(st, "a/1", "{\"x\":1}", 2), "get a/1 round trip");
+
+	rc = store_put(st, "a/1", "2", 0, &v2, &err);
+	is_int(rc, -STORE_ECONFLICT, "put with expected 0 on an existing key: conflict");
+	memset(&req, 0, sizeof(req));
+	req.kind = STORE_OP_PUT;
+	req.key = "a/1";
+	req.key_len = 3;
+	req.value = "3";
+	req.value_len = 1;
+	req.expected_version = 99;
+	rc = store_write(st, &req, &res);
+	is_int(rc, -STORE_ECONFLICT, "put with a wrong expected version: conflict");
+	is_int(res.current_version, v1, "conflict reports the current version");
+	req.expected_version = (int64_t)v1;
+	rc = store_write(st, &req, &res);
+	is_int(rc, 0, "put with the right expected version");
+	is_int(res.version, v1 + 1, "new version");
+	ok(get_is(st, "a/1", "3", v1 + 1), "value replaced");
+
+	rc = store_del(st, "nope", STORE_ANY_VERSION, &seq, &err);
+	is_int(rc, -STORE_ENOTFOUND, "delete of an absent key: ENOTFOUND");
+	rc = store_del(st, "a/1", 1, &seq, &err);
+	is_int(rc, -STORE_ECONFLICT, "delete with a wrong version: conflict");
+	store_info(st, &info);
+	rc = store_del(st, "a/1", (int64_t)(v1 + 1), &seq, &err);
+	is_int(rc, 0, "delete with the right version");
+	is_int(seq, info.applied_seq + 1, "delete takes the next seq");
+	{
+		char *v = NULL;
+		is_int(store_get(st, "a/1", 3, &v, NULL, NULL), -STORE_ENOTFOUND, "deleted key is gone");
+		free(v);
+	}
+	rc = store_put(st, "a/1", "true", 0, &v2, &err);
+	is_int(rc, 0, "put with expected 0 on an absent key");
+
+	/* Validation before queueing. */
+	is_int(store_put(st, "", "1", -1, NULL, &err), -STORE_EKEY, "empty key");
+	is_int(store_put(st, "\xff\xfe", "1", -1, NULL, &err), -STORE_EKEY, "non-UTF-8 key");
+	is_int(store_put(st, "k", "{bad", -1, NULL, &err), -STORE_EVALUE, "invalid JSON");
+	{
+		char *big = malloc(STORE_VALUE_MAX_DEFAULT + 3);
+		memset(big, ' ', STORE_VALUE_MAX_DEFAULT + 2);
+		big[0] = '1';
+		big[STORE_VALUE_MAX_DEFAULT + 2] = '\0';
+		is_int(store_put(st, "k", big, -1, NULL, &err), -STORE_ETOOLARGE, "value over the limit");
+		free(big);
+	}
+	{
+		char longkey[STORE_KEY_MAX + 2];
+		memset(longkey, 'k', sizeof(longkey) - 1);
+		longkey[sizeof(longkey) - 1] = '\0';
+		is_int(store_put(st, longkey, "1", -1, NULL, &err), -STORE_EKEY, "key over 1024 bytes");
+	}
+
+	/* List by prefix with paging. */
+	store_put(st, "a/2", "2", -1, NULL, &err);
+	store_put(st, "a/3", "3", -1, NULL, &err);
+	store_put(st, "a/4", "4", -1, NULL, &err);
+	store_put(st, "b/1", "5", -1, NULL, &err);
+	store_put(st, "a", "6", -1, NULL, &err);
+	memset(&acc, 0, sizeof(acc));
+	is_int(store_list(st, "a/", 2, NULL, 0, 2, list_cb, &acc), 2, "first page of 2");
+	ok(acc.n == 2 && !strcmp(acc.keys[0], "a/1") && !strcmp(acc.keys[1], "a/2"), "a/1, a/2 in order");
+	memset(&acc, 0, sizeof(acc));
+	is_int(store_list(st, "a/", 2, "a/2\x01", 4, 10, list_cb, &acc), 2, "next page from after a/2");
+	ok(acc.n == 2 && !strcmp(acc.keys[0], "a/3") && !strcmp(acc.keys[1], "a/4"), "a/3, a/4; b/1 not listed");
+	memset(&acc, 0, sizeof(acc));
+	is_int(store_list(st, NULL, 0, NULL, 0, 0, list_cb, &acc), 6, "list everything");
+	ok(!strcmp(acc.keys[0], "a") && !strcmp(acc.keys[5], "b/1"), "bytewise order");
+
+	/* A follower opened now sees everything; after more writes it follows. */
+	st2 = open_store(dir, NULL);
+	store_info(st, &info);
+	store_info(st2, &info2);
+	is_int(info2.applied_seq, info.applied_seq, "second open loads up to the writer's seq");
+	ok(info2.digest == info.digest && info2.keys == info.keys, "same digest and key count");
+	is_int(info2.epoch, 1, "follower knows epoch 1");
+	store_put(st, "c", "[1,2]", -1, &v1, &err);
+	store_del(st, "b/1", -1, NULL, &err);
+	{
+		struct store_follow_result fr;
+		rc = store_follow(st2, &fr, &err);
+		is_int(rc, 2, "follower applies the two new batches");
+		is_int(fr.applied_seq, v1 + 1, "follower at the writer's seq");
+		is_int(fr.blocked, 0, "not blocked");
+		rc = store_follow(st2, &fr, &err);
+		is_int(rc, 0, "nothing more to follow");
+	}
+	ok(get_is(st2, "c", "[1,2]", v1), "follower reads the new key with its version");
+	store_info(st, &info);
+	store_info(st2, &info2);
+	ok(info.digest == info2.digest, "digests agree after following");
+
+	/* Seals and fencing: the follower becomes writer of epoch 2. */
+	rc = store_begin_epoch(st2, 1, "hostB", 2, &seal, &err);
+	is_int(rc, -STORE_EFENCED, "begin_epoch with an epoch not newer: EFENCED");
+	rc = store_begin_epoch(st2, 2, "hostB", 2, &seal, &err);
+	is_int(rc, 0, "hostB begins epoch 2: %s", rc ? err.msg : "ok");
+	is_int(seal.start_seq, info.applied_seq + 1, "its seal takes the next seq");
+	rc = store_put(st, "stale", "1", -1, NULL, &err);
+	is_int(rc, -STORE_EFENCED, "old writer's next write: EFENCED");
+	ok(strstr(err.msg, "epoch 2") != NULL, "message names the newer epoch: %s", err.msg);
+	rc = store_put(st, "stale", "1", -1, NULL, &err);
+	is_int(rc, -STORE_EFAILED, "and then EFAILED");
+	store_info(st, &info);
+	ok(info.failed && strstr(info.failed_msg, "begin the epoch again"), "info.failed with the reason: %s",
+	    info.failed_msg);
+	rc = store_put(st2, "new", "1", -1, &v2, &err);
+	is_int(rc, 0, "new writer writes");
+	store_end_epoch(st);
+	rc = store_put(st, "x", "1", -1, NULL, &err);
+	is_int(rc, -STORE_ENOTWRITER, "after end_epoch: ENOTWRITER");
+	{
+		struct store_follow_result fr;
+		rc = store_follow(st, &fr, &err);
+		ok(rc >= 2, "old writer follows the seal and the new batch (%d)", rc);
+	}
+	ok(get_is(st, "new", "1", v2), "old writer sees the new writer's write");
+	store_info(st, &info);
+	is_int(info.epoch, 2, "epoch 2 applied");
+	is_str(info.last_seal.host, "hostB", "last seal by hostB");
+	rc = store_begin_epoch(st, 2, "hostA", 1, &seal, &err);
+	is_int(rc, -STORE_EFENCED, "epoch 2 again: EFENCED");
+
+	/* Reopen. */
+	store_info(st2, &info2);
+	store_close(st2);
+	st2 = open_store(dir, NULL);
+	store_info(st2, &info);
+	ok(info.applied_seq == info2.applied_seq && info.digest == info2.digest, "reopen: same seq and digest");
+	ok(get_is(st2, "c", "[1,2]", 0), "reopen: values back");
+	store_close(st2);
+	store_close(st);
+
+	{
+		struct store_verify_report rep;
+		rc = store_verify(dir, &rep, NULL, NULL, &err);
+		is_int(rc, 0, "verify: clean");
+		is_int(rep.seals, 2, "verify: 2 seals");
+		is_int(rep.damaged + rep.gaps + rep.stale + rep.unsealed, 0, "verify: no problem");
+	}
+}
+
+/* ---- request ids ---- */
+
+struct async_done {
+	pthread_mutex_t mu;
+	int n;
+	struct store_write_result res[4];
+};
+
+static void on_done(void *arg, const struct store_write_result *res)
+{
+	struct async_done *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	a->res[a->n++] = *res;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static int two_done(void *arg)
+{
+	struct async_done *a = arg;
+	int n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->n;
+	pthread_mutex_unlock(&a->mu);
+	return n >= 2;
+}
+
+static void test_reqids(void)
+{
+	char dir[1200];
+	struct store *st, *st2;
+	struct store_error err;
+	struct store_write_req req;
+	struct store_write_result res, res2;
+	struct store_info info;
+	struct async_done ad = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/reqid", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 5, "h", 1, NULL, &err);
+	memset(&req, 0, sizeof(req));
+	req.kind = STORE_OP_PUT;
+	req.key = "k";
+	req.key_len = 1;
+	req.value = "1";
+	req.value_len = 1;
+	req.expected_version = 0;
+	req.reqid = "req-1";
+	req.reqid_len = 5;
+	rc = store_write(st, &req, &res);
+	is_int(rc, 0, "write with a request id");
+	store_info(st, &info);
+	rc = store_write(st, &req, &res2);
+	is_int(rc, 0, "the same request again succeeds (not a conflict)");
+	ok(res2.duplicate == 1 && res2.version == res.version, "answered as a duplicate with the original version");
+	{
+		struct store_info after;
+		store_info(st, &after);
+		is_int(after.applied_seq, info.applied_seq, "nothing written");
+	}
+	/* Two copies in flight at once. */
+	req.reqid = "req-2";
+	req.expected_version = STORE_ANY_VERSION;
+	req.value = "2";
+	ok(store_submit(st, &req, on_done, &ad) == 0 && store_submit(st, &req, on_done, &ad) == 0,
+	    "two async submissions with one request id");
+	ok(tu_wait_until(two_done, &ad, 10000, 5), "both answered");
+	ok(ad.res[0].rc == 0 && ad.res[1].rc == 0 && ad.res[0].version == ad.res[1].version,
+	    "same version for both");
+	is_int(ad.res[0].duplicate + ad.res[1].duplicate, 1, "exactly one is the duplicate");
+
+	/* A second store rebuilds the map from the journal. */
+	store_end_epoch(st);
+	st2 = open_store(dir, NULL);
+	rc = store_begin_epoch(st2, 6, "h2", 2, NULL, &err);
+	is_int(rc, 0, "second store begins epoch 6");
+	req.reqid = "req-1";
+	req.value = "1";
+	rc = store_write(st2, &req, &res2);
+	ok(rc == 0 && res2.duplicate && res2.version == res.version,
+	    "request id remembered from the journal by another store");
+	/* And through a snapshot. */
+	{
+		uint64_t sseq;
+		struct store *st3;
+
+		is_int(store_snapshot(st2, &sseq, &err), 0, "snapshot");
+		store_end_epoch(st2);
+		/* Drop the journal's proof: only the snapshot carries req-1. */
+		for (uint64_t q = 1; q <= sseq; q++) {
+			char jp[64];
+			snprintf(jp, sizeof(jp), "journal/%020" PRIu64, q);
+			unlink(path_in(dir, jp));
+		}
+		st3 = open_store(dir, NULL);
+		rc = store_begin_epoch(st3, 7, "h3", 3, NULL, &err);
+		is_int(rc, 0, "third store begins epoch 7");
+		rc = store_write(st3, &req, &res2);
+		ok(rc == 0 && res2.duplicate && res2.version == res.version, "request id carried by the snapshot");
+		store_close(st3);
+	}
+	store_close(st2);
+	store_close(st);
+}
+
+/* ---- ack_check ---- */
+
+static int refuse_ack(void *arg, uint64_t epoch, char *why, size_t why_len)
+{
+	int *refuse = arg;
+
+	(void)epoch;
+	if (*refuse)
+		snprintf(why, why_len, "lease lost in test");
+	return *refuse;
+}
+
+static void test_ack_check(void)
+{
+	char dir[1200];
+	struct store_options opt;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_follow_result fr;
+	uint64_t v;
+	int refuse = 0, rc;
+
+	snprintf(dir, sizeof(dir), "%s/ack", base);
+	make_store(dir);
+	memset(&opt, 0, sizeof(opt));
+	opt.ack_check = refuse_ack;
+	opt.ack_arg = &refuse;
+	opt.force_link = 1;
+	st = open_store(dir, &opt);
+	f = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	is_int(store_put(st, "a", "1", -1, &v, &err), 0, "write passes the ack check (link() path forced)");
+	refuse = 1;
+	rc = store_put(st, "b", "2", -1, &v, &err);
+	is_int(rc, -STORE_ELEASE, "refused ack: ELEASE");
+	ok(strstr(err.msg, "lease lost in test") != NULL, "reason passed on: %s", err.msg);
+	refuse = 0;
+	rc = store_put(st, "c", "3", -1, &v, &err);
+	is_int(rc, -STORE_EFAILED, "writer failed afterwards");
+	store_info(st, &info);
+	ok(info.failed, "info.failed set");
+	{
+		char *val = NULL;
+		is_int(store_get(st, "b", 1, &val, NULL, NULL), -STORE_ENOTFOUND, "refused write not applied by the writer");
+		free(val);
+	}
+	store_follow(f, &fr, &err);
+	ok(get_is(f, "b", "2", 0), "but it is durable: a follower applies it");
+	store_end_epoch(st);
+	rc = store_begin_epoch(st, 2, "h", 1, NULL, &err);
+	is_int(rc, 0, "end + begin again writes again: %s", rc ? err.msg : "ok");
+	ok(get_is(st, "b", "2", 0), "the new epoch caught up with the durable batch");
+	is_int(store_put(st, "c", "3", -1, &v, &err), 0, "writes work again");
+	store_close(f);
+	store_close(st);
+}
+
+/* ---- snapshots and compaction ---- */
+
+struct compact_arg {
+	struct store *st;
+	int removed;
+	const char *gone;         /* a file that compaction must remove */
+};
+
+static int compacted(void *arg)
+{
+	struct compact_arg *c = arg;
+	struct store_error err;
+	int rc = store_compact(c->st, &err);
+
+	if (rc > 0)
+		c->removed += rc;
+	return c->removed > 0 && !tu_file_exists(c->gone);
+}
+
+static void test_snapshots(void)
+{
+	char dir[1200], name[64];
+	struct store_options opt;
+	struct store *st, *lag, *re;
+	struct store_error err;
+	struct store_info info, info2;
+	uint64_t s1, s2, s3;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/snap", base);
+	make_store(dir);
+	memset(&opt, 0, sizeof(opt));
+	opt.journal_retention_s = 1;
+	st = open_store(dir, &opt);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "key%d", i);
+		store_put(st, name, "{\"n\":1}", -1, NULL, &err);
+	}
+	lag = open_store(dir, NULL);     /* a standby that will fall behind */
+	rc = store_snapshot(st, &s1, &err);
+	is_int(rc, 0, "snapshot 1");
+	ok(tu_file_exists(path_in(dir, "snapshots/00000000000000000006")), "snapshots/SEQ written (seq %" PRIu64 ")", s1);
+	is_int(store_snapshot(st, &s1, &err), 0, "snapshot of the same seq again: left alone");
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "more%d", i);
+		store_put(st, name, "[true]", -1, NULL, &err);
+	}
+	store_del(st, "key0", -1, NULL, &err);
+	is_int(store_snapshot(st, &s2, &err), 0, "snapshot 2");
+	store_put(st, "after", "null", -1, NULL, &err);
+	store_info(st, &info);
+
+	re = open_store(dir, NULL);
+	store_info(re, &info2);
+	is_int(info2.snapshot_seq, s2, "open loads the newest snapshot");
+	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest, "and the journal after it");
+	store_close(re);
+
+	/* Damage the newest snapshot: open falls back to the older one. */
+	{
+		char sp[64];
+		snprintf(sp, sizeof(sp), "snapshots/%020" PRIu64, s2);
+		ok(flip_byte(path_in(dir, sp), 80) == 0, "damaged snapshot %s", sp);
+	}
+	re = open_store(dir, NULL);
+	store_info(re, &info2);
+	is_int(info2.snapshot_seq, s1, "fell back to the older snapshot");
+	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest, "same state through the journal");
+	ok(strstr(info2.snapshot_msg, "snapshots/") != NULL, "the bad snapshot is reported: %s", info2.snapshot_msg);
+	store_close(re);
+	{
+		struct store_verify_report rep;
+		rc = store_verify(dir, &rep, NULL, NULL, &err);
+		is_int(rc, 1, "verify reports the damaged snapshot");
+		is_int(rep.damaged, 1, "one damaged file");
+	}
+	/* Two good snapshots again, then compaction. */
+	store_put(st, "x1", "1", -1, NULL, &err);
+	is_int(store_snapshot(st, &s3, &err), 0, "snapshot 3");
+	store_put(st, "x2", "2", -1, NULL, &err);
+	{
+		uint64_t s4;
+		is_int(store_snapshot(st, &s4, &err), 0, "snapshot 4");
+		/* s3 is now the second-newest valid: files at or below it go
+		 * once older than the retention. */
+		struct compact_arg c = { st, 0, path_in(dir, "journal/00000000000000000001") };
+		ok(tu_wait_until(compacted, &c, 10000, 200), "compaction removed %d files", c.removed);
+		ok(!tu_file_exists(path_in(dir, "journal/00000000000000000001")), "journal/1 removed");
+		char jp[64];
+		snprintf(jp, sizeof(jp), "journal/%020" PRIu64, s3 + 1);
+		ok(tu_file_exists(path_in(dir, jp)), "the file after the bound kept");
+	}
+	store_info(st, &info);
+	{
+		struct store_follow_result fr;
+		rc = store_follow(lag, &fr, &err);
+		ok(rc >= 0, "lagging standby follows: %s", rc < 0 ? err.msg : "ok");
+		store_info(lag, &info2);
+		ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest,
+		    "it reloaded from a snapshot past the compacted journal (%" PRIu64 "/%" PRIu64 ")",
+		    info2.applied_seq, info.applied_seq);
+	}
+	re = open_store(dir, NULL);
+	store_info(re, &info2);
+	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest && !info2.blocked,
+	    "open after compaction: same state, not blocked");
+	store_close(re);
+	{
+		struct store_verify_report rep;
+		int lines = 0;
+		rc = store_verify(dir, &rep, NULL, NULL, &err);
+		is_int(rc, 1, "verify still reports the damaged old snapshot");
+		(void)lines;
+	}
+	store_close(lag);
+	store_close(st);
+}
+
+/* ---- damage and recovery ---- */
+
+static void count_line(void *arg, const char *text)
+{
+	int *n = arg;
+
+	(*n)++;
+	tap_diag("verify: %s", text);
+}
+
+static void test_damage(void)
+{
+	char dir[1200];
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_follow_result fr;
+	struct store_verify_report rep;
+	int rc, lines = 0;
+
+	snprintf(dir, sizeof(dir), "%s/damage", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	store_put(st, "b", "2", -1, NULL, &err);
+	store_end_epoch(st);
+	store_close(st);
+
+	rc = store_verify(dir, &rep, count_line, &lines, &err);
+	is_int(rc, 0, "verify clean before damage");
+	ok(lines >= 1, "a summary line");
+	is_int(rep.batches, 2, "2 operation batches");
+	is_int(rep.seals, 1, "1 seal");
+	is_int(rep.last_seq, 3, "last seq 3");
+
+	/* Damage the last batch; leave a temporary behind. */
+	ok(flip_byte(path_in(dir, "journal/00000000000000000003"), 20) == 0, "flip a byte in journal/3");
+	tu_write_file(path_in(dir, "journal/.tmp-00000000000000000004-1-x"), "junk", 4);
+	lines = 0;
+	rc = store_verify(dir, &rep, count_line, &lines, &err);
+	is_int(rc, 1, "verify finds problems");
+	is_int(rep.damaged, 1, "one damaged file");
+	is_int(rep.temporaries, 1, "one temporary");
+
+	f = open_store(dir, NULL);
+	store_info(f, &info);
+	is_int(info.applied_seq, 2, "open stops before the damaged file");
+	is_int(info.blocked, -STORE_EDAMAGED, "blocked: EDAMAGED");
+	ok(strstr(info.blocked_file, "journal/00000000000000000003") != NULL, "names the file: %s", info.blocked_file);
+	rc = store_follow(f, &fr, &err);
+	is_int(fr.blocked, -STORE_EDAMAGED, "follow reports it too");
+	ok(tu_file_exists(path_in(dir, "journal/00000000000000000003")), "the follower left it in place");
+
+	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
+	is_int(rc, -STORE_EDAMAGED, "writer's recovery refuses once: %s", err.msg);
+	ok(!tu_file_exists(path_in(dir, "journal/00000000000000000003")), "the damaged file was moved");
+	is_int(count_dir(path_in(dir, "quarantine"), "journal-00000000000000000003.damaged."), 1, "into quarantine/");
+	is_int(count_dir(path_in(dir, "journal"), ".tmp-"), 0, "temporary removed");
+	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
+	is_int(rc, 0, "the next begin_epoch proceeds: %s", rc ? err.msg : "ok");
+	store_info(f, &info);
+	is_int(info.last_seal.start_seq, 3, "seal took seq 3");
+	is_int(store_put(f, "c", "3", -1, NULL, &err), 0, "and writes");
+	store_close(f);
+	lines = 0;
+	rc = store_verify(dir, &rep, count_line, &lines, &err);
+	is_int(rc, 0, "verify clean again (quarantine is only counted)");
+	is_int(rep.quarantined, 1, "one quarantined file");
+
+	/* A damaged file with later files: refused with a gap behind it. */
+	ok(flip_byte(path_in(dir, "journal/00000000000000000002"), 20) == 0, "damage journal/2");
+	f = open_store(dir, NULL);
+	store_info(f, &info);
+	is_int(info.blocked, -STORE_EDAMAGED, "open blocked at journal/2");
+	rc = store_begin_epoch(f, 3, "h3", 3, NULL, &err);
+	is_int(rc, -STORE_EDAMAGED, "recovery refuses");
+	ok(strstr(err.msg, "cannot be applied") != NULL, "and says later writes cannot be applied: %s", err.msg);
+	rc = store_begin_epoch(f, 3, "h3", 3, NULL, &err);
+	is_int(rc, -STORE_EGAP, "then it is a gap: %s", err.msg);
+	store_close(f);
+}
+
+int main(void)
+{
+	const char *t = tu_tmpdir("stbasic");
+
+	snprintf(base, sizeof(base), "%s", t);
+	test_create_open();
+	test_writes();
+	test_reqids();
+	test_ack_check();
+	test_snapshots();
+	test_damage();
+	return tap_done();
+}
