@@ -149,14 +149,17 @@ int cli_finish(struct store *st, const char *dir, int exit_so_far)
 	int status = exit_so_far;
 
 	store_info(st, &info);
+	if (info.snapshot_msg[0] != '\0')
+		cli_warnx("%s: %s", dir, info.snapshot_msg);
 	if (info.blocked != 0) {
-		cli_warnx("%s: the journal could not be applied to its end: "
-		    "%s: %s; the output shows the state at seq %llu "
-		    "(ssfm verify lists every problem)", dir,
-		    info.blocked_file[0] != '\0' ? info.blocked_file : dir,
-		    info.blocked_msg[0] != '\0' ? info.blocked_msg :
-		    store_strerror(info.blocked),
-		    (unsigned long long)info.applied_seq);
+		if (info.blocked_msg[0] != '\0')
+			cli_warnx("%s: reading stopped after seq %llu: %s", dir,
+			    (unsigned long long)info.applied_seq,
+			    info.blocked_msg);
+		else
+			cli_warnx("%s: reading stopped after seq %llu: %s: %s",
+			    dir, (unsigned long long)info.applied_seq,
+			    info.blocked_file, store_strerror(info.blocked));
 		if (status == CLI_EXIT_OK)
 			status = CLI_EXIT_STORE;
 	}

@@ -1,6 +1,8 @@
 /*
  * cli_verify.c: `ssfm verify`: checks every file of a store without
- * modifying it (store_verify) and reports what it found.
+ * modifying it (store_verify) and reports what it found: the store's lines
+ * (one per finding, naming the file, then a summary) as they come, or with
+ * --json one object with the counts and those lines.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -26,23 +28,6 @@ static void cli_verify_line(void *arg, const char *text)
 	json_t *s = json_string(text);
 	if (s == NULL || json_array_append_new(f->lines, s) < 0)
 		f->oom = 1;
-}
-
-static void cli_verify_text(const char *dir, const struct store_verify_report *r,
-    int clean)
-{
-	printf("%s: %" PRIu64 " files checked: %" PRIu64 " batches, %" PRIu64
-	    " seals, %" PRIu64 " snapshots, %" PRIu64 " operations\n",
-	    dir, r->files_checked, r->batches, r->seals, r->snapshots, r->ops);
-	if (r->last_seq > 0)
-		printf("%s: journal seq %" PRIu64 " to %" PRIu64 ", digest %016"
-		    PRIx64 "\n", dir, r->first_seq, r->last_seq, r->digest);
-	else
-		printf("%s: journal empty\n", dir);
-	printf("%s: %s: %u damaged, %u gaps, %u stale, %u unsealed, "
-	    "%u temporaries, %u quarantined\n", dir,
-	    clean ? "clean" : "PROBLEMS", r->damaged, r->gaps, r->stale,
-	    r->unsealed, r->temporaries, r->quarantined);
 }
 
 static int cli_verify_json(const char *dir, const struct store_verify_report *r,
@@ -127,12 +112,9 @@ static int cli_verify_run(const struct cli_command *cmd, int argc, char **argv)
 		status = CLI_EXIT_SYSTEM;
 		goto out;
 	}
-	if (json) {
-		status = cli_verify_json(dir, &rep, rc == 0, findings.lines);
-	} else {
-		cli_verify_text(dir, &rep, rc == 0);
-		status = CLI_EXIT_OK;
-	}
+	/* Plain output is the store's own lines, the last a summary. */
+	status = json ? cli_verify_json(dir, &rep, rc == 0, findings.lines) :
+	    CLI_EXIT_OK;
 	if (status == CLI_EXIT_OK)
 		status = cli_flush_stdout();
 	if (status == CLI_EXIT_OK && rc > 0) {
