@@ -3,10 +3,10 @@
  * writer of a new epoch, and prints its progress.  A tool for the tests
  * (t_cli.sh) and for scripts/quickstart, not a test itself.
  *
- *   store_fill [--prefix P] [--epoch E] DIR N
+ *   store_fill [--prefix P] [--epoch E] [--snapshot] DIR N
  *
  * Keys are P followed by an 8-digit number (P defaults to "key/"), values
- * {"n":I,"by":"store_fill"}.  The epoch defaults to one more than the last
+ * {"n":I,"by":"store_fill"}.  --snapshot writes a snapshot after the keys.  The epoch defaults to one more than the last
  * sealed epoch: offline, nothing else holds the lease.  Writes go through
  * store_submit with many in flight, so they are group-committed as the
  * daemon's would be.  Exit status 0 when every write was acknowledged.
@@ -72,20 +72,21 @@ static uint64_t fill_now_ms(void)
 
 static void fill_usage(void)
 {
-	fprintf(stderr, "usage: store_fill [--prefix P] [--epoch E] DIR N\n");
+	fprintf(stderr, "usage: store_fill [--prefix P] [--epoch E] [--snapshot] DIR N\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PREFIX = 256, OPT_EPOCH };
+	enum { OPT_PREFIX = 256, OPT_EPOCH, OPT_SNAPSHOT };
 	static const struct option longopts[] = {
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
 		{ "epoch", required_argument, NULL, OPT_EPOCH },
+		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prefix = "key/";
 	uint64_t epoch = 0, n;
-	int c;
+	int c, snapshot = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -98,6 +99,9 @@ int main(int argc, char **argv)
 				    "a positive number\n", optarg);
 				return 2;
 			}
+			break;
+		case OPT_SNAPSHOT:
+			snapshot = 1;
 			break;
 		default:
 			fill_usage();
@@ -188,6 +192,17 @@ int main(int argc, char **argv)
 		    " writes failed; the first: %s\n", dir, fs.failed, n,
 		    fs.first_error);
 		goto out;
+	}
+	if (snapshot) {
+		uint64_t snap_seq;
+		rc = store_snapshot(st, &snap_seq, &err);
+		if (rc < 0) {
+			fprintf(stderr, "store_fill: %s\n", err.msg[0] ? err.msg :
+			    store_strerror(rc));
+			goto out;
+		}
+		printf("store_fill: %s: snapshot at seq %" PRIu64 "\n", dir,
+		    snap_seq);
 	}
 	store_info(st, &info);
 	printf("store_fill: %s: %" PRIu64 " keys written in %" PRIu64
