@@ -34,6 +34,20 @@ struct fill_state {
 	char first_error[256];
 };
 
+/* Prints "K of N durable" for each tenth of the way passed (stores of 1000
+ * keys or more; smaller ones are quick).  Called with fs->lock held. */
+static void fill_progress(struct fill_state *fs, uint64_t n, uint64_t *mark)
+{
+	if (n < 1000)
+		return;
+	while (*mark <= 9 && fs->done >= n / 10 * *mark) {
+		printf("store_fill: %" PRIu64 " of %" PRIu64 " durable\n",
+		    fs->done, n);
+		fflush(stdout);
+		(*mark)++;
+	}
+}
+
 static void fill_done(void *arg, const struct store_write_result *res)
 {
 	struct fill_state *fs = arg;
@@ -148,7 +162,7 @@ int main(int argc, char **argv)
 	    seal.start_seq, n, prefix);
 	fflush(stdout);
 
-	uint64_t t0 = fill_now_ms(), step = n >= 10 ? n / 10 : 1;
+	uint64_t t0 = fill_now_ms(), mark = 1;
 	char key[FILL_PREFIX_MAX + 32], value[64];
 	for (uint64_t i = 0; i < n; i++) {
 		int klen = snprintf(key, sizeof(key), "%s%08" PRIu64, prefix, i);
@@ -163,6 +177,7 @@ int main(int argc, char **argv)
 		pthread_mutex_lock(&fs.lock);
 		while (fs.in_flight >= FILL_IN_FLIGHT)
 			pthread_cond_wait(&fs.cond, &fs.lock);
+		fill_progress(&fs, n, &mark);
 		fs.in_flight++;
 		pthread_mutex_unlock(&fs.lock);
 		rc = store_submit(st, &req, fill_done, &fs);
@@ -174,18 +189,12 @@ int main(int argc, char **argv)
 			    store_strerror(rc));
 			goto out;
 		}
-		if ((i + 1) % step == 0 || i + 1 == n) {
-			pthread_mutex_lock(&fs.lock);
-			uint64_t done = fs.done;
-			pthread_mutex_unlock(&fs.lock);
-			printf("store_fill: %" PRIu64 " of %" PRIu64 " submitted, %"
-			    PRIu64 " durable\n", i + 1, n, done);
-			fflush(stdout);
-		}
 	}
 	pthread_mutex_lock(&fs.lock);
-	while (fs.in_flight > 0)
+	while (fs.in_flight > 0) {
 		pthread_cond_wait(&fs.cond, &fs.lock);
+		fill_progress(&fs, n, &mark);
+	}
 	pthread_mutex_unlock(&fs.lock);
 	if (fs.failed > 0) {
 		fprintf(stderr, "store_fill: %s: %" PRIu64 " of %" PRIu64
