@@ -58,10 +58,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# run CMD...: status in $rc, stdout in $t/out, stderr in $t/err.
+# run CMD...: status in $rc, stdout in $t/out, stderr in $t/err.  Each
+# command has a deadline (a hang is a failure with status 124, not a stuck
+# test run).
 run() {
-	"$@" >"$t/out" 2>"$t/err"
+	timeout -k 5 120 "$@" >"$t/out" 2>"$t/err"
 	rc=$?
+	[ "$rc" -ne 124 ] || echo "# timed out after 120 s: $*"
 	if [ -s "$t/err" ]; then
 		sed 's/^/# stderr: /' "$t/err"
 	fi
@@ -228,7 +231,7 @@ print("NEXT", d["next"] if d["next"] is not None else "")' "$t/out" >"$t/page" |
 	[ -n "$start" ] && [ "$pages" -lt 10 ] || break
 done
 is "$pages" 3 "list --json --limit 20 pages 50 keys in 3 pages"
-"$ssfm" list "$s" app/ >"$t/all"
+timeout -k 5 120 "$ssfm" list "$s" app/ >"$t/all"
 cmp -s "$t/paged" "$t/all"
 check $? "the pages together are the whole listing, each key once"
 run "$ssfm" list --json --limit 20 --start app/00000040 "$s" app/
@@ -268,6 +271,22 @@ check $? "format_reader.py and ssfm dump give the same group, seq, digest and ke
 
 run "$ssfm" verify "$s"
 is "$rc" 0 "verify after writes: exit 0 (clean)"
+
+# ---- more keys than one page of cli_scan (256) ---------------------------
+s2="$t/s2"
+run "$ssfm" init "$s2"
+run "$fill" --prefix big/ "$s2" 700
+is "$rc" 0 "store_fill wrote 700 keys to a second store"
+run "$ssfm" list "$s2"
+is "$(wc -l <"$t/out" | tr -d ' ')" 700 "list shows 700 keys across pages"
+is "$(LC_ALL=C sort -u "$t/out" | wc -l | tr -d ' ')" 700 "... each once"
+LC_ALL=C sort -c "$t/out"
+check $? "... in order"
+run "$ssfm" list --start big/00000254 --limit 4 "$s2"
+is "$(cat "$t/out" | tr '\n' ' ')" "big/00000254 big/00000255 big/00000256 big/00000257 " "list across a page boundary"
+run "$ssfm" dump "$s2"
+json 'len(d["keys"]) == 700 and [e["value"]["n"] for e in d["keys"]] == list(range(700))'
+check $? "dump of 700 keys: every key once, in order"
 
 # ---- damage: flip one byte in the last journal file ---------------------
 last=$(ls "$s/journal" | LC_ALL=C sort | tail -n 1)
