@@ -14,14 +14,25 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A batch stops growing past this many bytes (values up to 1 MiB each). */
 #define COMMIT_BATCH_BYTES_MAX (32u * 1024 * 1024)
+/*
+ * Gathering: after answering a batch of N writers, the committer waits up
+ * to this long for N writes to be queued before it takes the queue.  Without
+ * it, writers that were just answered come back a moment after the next
+ * batch left, and batches alternate between two half-sized groups (each
+ * batch costs two syncs whatever its size).  Bounded, and skipped after a
+ * batch of one, so a lone writer's latency does not change.
+ */
+#define COMMIT_GATHER_US 300
 /* Bound on "a previous writer landed a batch first, retry the seal". */
 #define COMMIT_SEAL_ATTEMPTS 10000
 
@@ -31,8 +42,7 @@ struct pending {
 	struct store_write_result res;
 	void (*done)(void *arg, const struct store_write_result *res);
 	void *arg;
-	pthread_cond_t *cond;     /* store_write: the waiting caller */
-	int complete;
+	sem_t *posted;            /* store_write: the waiting caller's */
 	/* committer's */
 	int answered;             /* res is final without writing */
 	int from_map;             /* a duplicate answered from the reqid map */
@@ -66,17 +76,26 @@ static void commit_fail(struct store *st, const char *fmt, ...)
 
 /* ---- answering ---- */
 
-static void commit_complete(struct store *st, struct pending *p)
+/*
+ * Answers writers: a callback, or a post to the waiting caller's own
+ * semaphore.  Callers wake independently; a shared mutex and condition
+ * would make the whole batch's callers queue behind each other for the
+ * mutex, on the critical path between two batches.
+ */
+static void commit_complete_all(struct store *st, struct pending **batch, size_t n)
 {
-	if (p->done) {
-		p->done(p->arg, &p->res);
-		free(p);
-		return;
+	(void)st;
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = batch[i];
+
+		if (p->done) {
+			p->done(p->arg, &p->res);
+			free(p);
+		} else {
+			sem_post(p->posted);   /* p may be gone once posted */
+		}
+		batch[i] = NULL;
 	}
-	pthread_mutex_lock(&st->qlock);
-	p->complete = 1;
-	pthread_cond_signal(p->cond);
-	pthread_mutex_unlock(&st->qlock);
 }
 
 static void answer(struct pending *p, int rc, const char *fmt, ...)
@@ -314,19 +333,17 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	if (st->failed) {
 		store_fmt(msg, sizeof(msg), "%s", st->failed_msg);
 		pthread_mutex_unlock(&st->qlock);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
 			answer(batch[i], -STORE_EFAILED, "%s", msg);
-			commit_complete(st, batch[i]);
-		}
+		commit_complete_all(st, batch, n);
 		return;
 	}
 	pthread_mutex_unlock(&st->qlock);
 
 	if (index_init(&keys, n) < 0 || index_init(&reqids, n) < 0) {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
 			answer(batch[i], -ENOMEM, "out of memory forming a batch");
-			commit_complete(st, batch[i]);
-		}
+		commit_complete_all(st, batch, n);
 		goto out;
 	}
 	first = next = st->state.applied_seq + 1;
@@ -461,8 +478,8 @@ answer_all:
 	for (size_t i = 0; i < n; i++) {
 		record_unref(batch[i]->rec);
 		batch[i]->rec = NULL;
-		commit_complete(st, batch[i]);
 	}
+	commit_complete_all(st, batch, n);
 out:
 	free(keys.slots);
 	free(reqids.slots);
@@ -479,6 +496,8 @@ static void *commit_main(void *arg)
 		batch = &one;
 		max = 1;
 	}
+	size_t gather = 0;
+
 	for (;;) {
 		size_t n = 0, bytes = 0;
 
@@ -489,18 +508,37 @@ static void *commit_main(void *arg)
 			pthread_mutex_unlock(&st->qlock);
 			break;
 		}
+		if (gather > 1 && !st->closing) {
+			struct timespec deadline;
+
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_nsec += COMMIT_GATHER_US * 1000L;
+			if (deadline.tv_nsec >= 1000000000L) {
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000L;
+			}
+			if (gather > max)
+				gather = max;
+			st->gather_want = gather;
+			while (st->qlen < gather && !st->closing &&
+			    pthread_cond_timedwait(&st->qcond, &st->qlock, &deadline) == 0)
+				;
+			st->gather_want = 0;
+		}
 		while (st->qhead && n < max && (n == 0 || bytes < COMMIT_BATCH_BYTES_MAX)) {
 			struct pending *p = st->qhead;
 
 			st->qhead = p->next;
 			if (!st->qhead)
 				st->qtail = NULL;
+			st->qlen--;
 			p->next = NULL;
 			batch[n++] = p;
 			bytes += p->req.key_len + p->req.value_len + FMT_RECORD_HEADER;
 		}
 		pthread_mutex_unlock(&st->qlock);
 		commit_batch(st, batch, n);
+		gather = n;
 	}
 	if (batch != &one)
 		free(batch);
@@ -562,7 +600,11 @@ static int commit_enqueue(struct store *st, struct pending *p)
 		else
 			st->qhead = p;
 		st->qtail = p;
-		pthread_cond_signal(&st->qcond);
+		st->qlen++;
+		/* Wake the committer only when it waits for this: the first
+		 * write, or the last one it is gathering for. */
+		if (st->qlen == 1 || st->qlen == st->gather_want)
+			pthread_cond_signal(&st->qcond);
 	}
 	if (rc < 0)
 		p->res.rc = rc;   /* before unlocking: a queued p may be answered and freed at once */
@@ -586,7 +628,7 @@ int store_write(struct store *st, const struct store_write_req *req,
     struct store_write_result *res)
 {
 	struct pending p;
-	pthread_cond_t cond;
+	sem_t posted;
 	uint64_t v;
 	int found;
 
@@ -596,9 +638,11 @@ int store_write(struct store *st, const struct store_write_req *req,
 	memset(&p, 0, sizeof(p));
 	p.req = *req;
 	normalize_reqid(&p.req);
-	if (p.req.reqid_len && st->writer) {
+	if (p.req.reqid_len) {
+		/* Fast path; the committer checks again when forming the batch. */
 		pthread_rwlock_rdlock(&st->lock);
-		found = reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
+		found = st->writer && !st->failed &&
+		    reqid_find(&st->state.reqids, p.req.reqid, p.req.reqid_len, &v);
 		pthread_rwlock_unlock(&st->lock);
 		if (found) {
 			res->version = v;
@@ -607,15 +651,13 @@ int store_write(struct store *st, const struct store_write_req *req,
 			return 0;
 		}
 	}
-	pthread_cond_init(&cond, NULL);
-	p.cond = &cond;
+	sem_init(&posted, 0, 0);
+	p.posted = &posted;
 	if (commit_enqueue(st, &p) == 0) {
-		pthread_mutex_lock(&st->qlock);
-		while (!p.complete)
-			pthread_cond_wait(&cond, &st->qlock);
-		pthread_mutex_unlock(&st->qlock);
+		while (sem_wait(&posted) < 0 && errno == EINTR)
+			;
 	}
-	pthread_cond_destroy(&cond);
+	sem_destroy(&posted);
 	*res = p.res;
 	return res->rc;
 }
@@ -808,6 +850,18 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 	pthread_rwlock_unlock(&st->lock);
 	pthread_mutex_unlock(&st->qlock);
 
+	if (st->blocked == -STORE_EDIGEST) {
+		/* Our state disagreed with the writer's: never seal on top of
+		 * it.  Load again; if it still disagrees, refuse. */
+		rc = store_reload(st, err);
+		if (rc < 0)
+			return rc;
+		reloads++;
+		if (st->blocked == -STORE_EDIGEST) {
+			store_seterr(err, -STORE_EDIGEST, "%s", st->blocked_msg);
+			return -STORE_EDIGEST;
+		}
+	}
 	rc = journal_remove_temporaries(st, err);
 	if (rc < 0)
 		return rc;
@@ -825,10 +879,14 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 			 * not seen; a digest mismatch means our state is
 			 * wrong: both are cured by loading again. */
 			if (rc == -STORE_EDIGEST ||
-			    (snapshot_newest_name(st, &newest, err) == 0 && newest > st->state.applied_seq)) {
+			    (snapshot_newest_name(st, 0, &newest, err) == 0 && newest > st->state.applied_seq)) {
 				rc = store_reload(st, err);
 				if (rc < 0)
 					return rc;
+				if (st->blocked == -STORE_EDIGEST) {
+					store_seterr(err, -STORE_EDIGEST, "%s", st->blocked_msg);
+					return -STORE_EDIGEST;
+				}
 				continue;
 			}
 		}

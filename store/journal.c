@@ -38,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int state_init(struct store_state *s)
+int journal_state_init(struct store_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	reqid_init(&s->reqids);
@@ -46,7 +46,7 @@ int state_init(struct store_state *s)
 	return s->table ? 0 : -ENOMEM;
 }
 
-void state_free(struct store_state *s)
+void journal_state_free(struct store_state *s)
 {
 	table_free(s->table);
 	reqid_clear(&s->reqids);
@@ -117,11 +117,6 @@ int journal_read_file(const char *path, unsigned char **buf, size_t *len)
 			break;
 	}
 	return rc;
-}
-
-unsigned store_reqid_retention(const struct store *st)
-{
-	return st->opt.reqid_retention_s ? st->opt.reqid_retention_s : 600;
 }
 
 int journal_apply_batch(struct store *st, struct store_state *s,

@@ -68,7 +68,7 @@ static int snapshot_list(struct store *st, uint64_t **out, size_t *count,
 	return 0;
 }
 
-int snapshot_newest_name(struct store *st, uint64_t *seq,
+int snapshot_newest_name(struct store *st, unsigned rank, uint64_t *seq,
     struct store_error *err)
 {
 	uint64_t *v;
@@ -77,7 +77,7 @@ int snapshot_newest_name(struct store *st, uint64_t *seq,
 
 	if (rc < 0)
 		return rc;
-	*seq = n ? v[0] : 0;
+	*seq = n > rank ? v[rank] : 0;
 	free(v);
 	return 0;
 }
@@ -347,20 +347,22 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 
 		format_name(name, seqs[i]);
 		store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
-		rc = state_init(&tmp);
-		if (rc < 0)
+		rc = journal_state_init(&tmp);
+		if (rc < 0) {
+			store_seterr(err, rc, "%s: out of memory loading it", path);
 			break;
+		}
 		rc = snapshot_read(path, &tmp, store_reqid_retention(st), &sum, why, sizeof(why));
 		if (rc == 0 && sum.seq != seqs[i]) {
 			store_fmt(why, sizeof(why), "holds seq %" PRIu64 ", not the one in its name", sum.seq);
 			rc = -STORE_EDAMAGED;
 		}
 		if (rc == 0) {
-			state_free(s);
+			journal_state_free(s);
 			*s = tmp;
 			break;
 		}
-		state_free(&tmp);
+		journal_state_free(&tmp);
 		if (rc == -STORE_EDAMAGED && nbad < sizeof(bad) / sizeof(bad[0]))
 			bad[nbad++] = seqs[i];
 		if (rc == -ENOMEM) {
@@ -454,7 +456,18 @@ int store_snapshot(struct store *st, uint64_t *seq, struct store_error *err)
 
 	memset(&w, 0, sizeof(w));
 	w.d.fd = -1;
+	if (st->opt.read_only) {
+		store_seterr(err, -EROFS, "%s: opened read-only", st->dir);
+		return -EROFS;
+	}
 	pthread_rwlock_rdlock(&st->lock);
+	if (st->blocked == -STORE_EDIGEST) {
+		/* Never write down a state that disagrees with the writer's. */
+		pthread_rwlock_unlock(&st->lock);
+		store_seterr(err, -STORE_EDIGEST, "%s: no snapshot of a state that failed its digest check (%s); reload first",
+		    st->snapshots_dir, st->blocked_file);
+		return -STORE_EDIGEST;
+	}
 	rc = table_cut(st->state.table, &recs, &nrecs);
 	if (rc == 0)
 		rc = reqid_serialize(&st->state.reqids, &reqbuf, &reqlen, &reqcount);

@@ -110,6 +110,11 @@ int store_check_value(const char *json, size_t len, size_t max_bytes,
 	return 0;
 }
 
+unsigned store_reqid_retention(const struct store *st)
+{
+	return st->opt.reqid_retention_s ? st->opt.reqid_retention_s : 600;
+}
+
 /* ---- creating ---- */
 
 static int dir_is_empty(const char *dir, struct store_error *err)
@@ -321,11 +326,18 @@ int store_open(const char *dir, const struct store_options *opt,
 	atomic_init(&st->link_mode, st->opt.force_link ? 1 : 0);
 	pthread_rwlock_init(&st->lock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
-	pthread_cond_init(&st->qcond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&st->qcond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	rc = store_prepare(st, dir, err);
 	if (rc < 0)
 		goto fail;
-	rc = state_init(&st->state);
+	rc = journal_state_init(&st->state);
 	if (rc < 0) {
 		store_seterr(err, rc, "%s: out of memory", dir);
 		goto fail;
@@ -347,7 +359,7 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	commit_stop(st);
-	state_free(&st->state);
+	journal_state_free(&st->state);
 	free(st->encbuf);
 	pthread_rwlock_destroy(&st->lock);
 	pthread_mutex_destroy(&st->qlock);
@@ -368,14 +380,14 @@ int store_reload(struct store *st, struct store_error *err)
 		store_seterr(err, -EBUSY, "%s: the writer does not reload; end the epoch first", st->dir);
 		return -EBUSY;
 	}
-	rc = state_init(&fresh);
+	rc = journal_state_init(&fresh);
 	if (rc < 0) {
 		store_seterr(err, rc, "%s: out of memory", st->dir);
 		return rc;
 	}
 	rc = store_load(st, &fresh, snapmsg, sizeof(snapmsg), &prog, err);
 	if (rc < 0) {
-		state_free(&fresh);
+		journal_state_free(&fresh);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&st->lock);
@@ -385,24 +397,29 @@ int store_reload(struct store *st, struct store_error *err)
 	store_fmt(st->snapshot_msg, sizeof(st->snapshot_msg), "%s", snapmsg);
 	store_set_blocked(st, &prog);
 	pthread_rwlock_unlock(&st->lock);
-	state_free(&old);
+	journal_state_free(&old);
 	return 0;
 }
 
-/* When the next file is missing, a newer snapshot than our state means the
- * journal was compacted past us: reload. */
+/*
+ * When the next file is missing, it may have been compacted away: that is
+ * possible only if the second-newest snapshot is at or past it (compaction
+ * keeps every file above the second-newest valid snapshot), and then the
+ * store reloads.  A follower merely behind a new file (a CephFS or NFS
+ * lookup delay) is never reloaded by the newest snapshot alone.
+ */
 static int follow_check_compacted(struct store *st, int *reloaded,
     struct store_error *err)
 {
-	uint64_t now = store_monotonic_ms(), newest;
+	uint64_t now = store_monotonic_ms(), second;
 	int rc;
 
 	*reloaded = 0;
 	if (st->last_snapshot_check_ms && now - st->last_snapshot_check_ms < FOLLOW_SNAPSHOT_CHECK_MS)
 		return 0;
 	st->last_snapshot_check_ms = now;
-	rc = snapshot_newest_name(st, &newest, err);
-	if (rc < 0 || newest <= st->state.applied_seq)
+	rc = snapshot_newest_name(st, 1, &second, err);
+	if (rc < 0 || second <= st->state.applied_seq)
 		return rc;
 	rc = store_reload(st, err);
 	if (rc == 0)
@@ -442,11 +459,12 @@ int store_follow(struct store *st, struct store_follow_result *res,
 	res->blocked = st->blocked;
 	store_fmt(res->blocked_file, sizeof(res->blocked_file), "%s", st->blocked_file);
 	pthread_rwlock_unlock(&st->lock);
+	/* A reload past a compacted journal counts as progress. */
 	if (reloaded && res->applied_seq > before && res->batches == 0)
 		res->batches = 1;
 	if (rc < 0)
 		return rc;
-	return (int)prog.batches;
+	return (int)res->batches;
 }
 
 int store_check_gap(struct store *st, struct store_error *err)

@@ -172,8 +172,8 @@ struct store_state {
 	unsigned nbad_snapshots;
 };
 
-int state_init(struct store_state *s);
-void state_free(struct store_state *s);
+int journal_state_init(struct store_state *s);
+void journal_state_free(struct store_state *s);
 
 /* ---- the store ---- */
 struct pending;
@@ -211,6 +211,8 @@ struct store {
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct pending *qhead, *qtail;
+	size_t qlen;
+	size_t gather_want;        /* committer gathering until qlen reaches it */
 	int closing;
 	int accepting;
 	pthread_t committer;
@@ -265,8 +267,9 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 /* The writer's recovery: moves the snapshots found damaged when loading
  * (and still damaged) to quarantine/. */
 int snapshot_quarantine_damaged(struct store *st, struct store_error *err);
-/* Newest snapshot seq by name (0 if none). */
-int snapshot_newest_name(struct store *st, uint64_t *seq,
+/* Seq of the newest snapshot by name (rank 0), the second newest (rank 1)...
+ * or 0 if there are not that many. */
+int snapshot_newest_name(struct store *st, unsigned rank, uint64_t *seq,
     struct store_error *err);
 
 struct snapshot_summary {

@@ -130,7 +130,7 @@ int store_verify(const char *dir, struct store_verify_report *rep,
 
 	memset(rep, 0, sizeof(*rep));
 	st = calloc(1, sizeof(*st));
-	if (!st || state_init(&state) < 0) {
+	if (!st || journal_state_init(&state) < 0) {
 		free(st);
 		store_seterr(err, -ENOMEM, "%s: out of memory", dir);
 		return -ENOMEM;
@@ -207,8 +207,8 @@ int store_verify(const char *dir, struct store_verify_report *rep,
 					continue;
 				format_name(name, snaps[i].seq);
 				store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
-				state_free(&state);
-				if (state_init(&state) < 0) {
+				journal_state_free(&state);
+				if (journal_state_init(&state) < 0) {
 					rc = -ENOMEM;
 					store_seterr(err, rc, "%s: out of memory", dir);
 					goto out;
@@ -435,7 +435,7 @@ int store_verify(const char *dir, struct store_verify_report *rep,
 	    rep->quarantined, rep->digest, state.applied_seq, v.problems ? "" : "; clean");
 	rc = v.problems ? 1 : 0;
 out:
-	state_free(&state);
+	journal_state_free(&state);
 	free(snaps);
 	free(seals);
 	free(jseqs);

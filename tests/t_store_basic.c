@@ -6,6 +6,7 @@
  * recovery of a damaged file, and verify.
  */
 #include "store.h"
+#include "checksum.h"
 #include "tap.h"
 #include "testutil.h"
 
@@ -552,6 +553,12 @@ static void test_snapshots(void)
 	store_info(re, &info2);
 	is_int(info2.snapshot_seq, s2, "open loads the newest snapshot");
 	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest, "and the journal after it");
+	store_put(st, "after2", "{}", -1, NULL, &err);
+	store_info(st, &info);
+	is_int(store_reload(re, &err), 0, "store_reload");
+	store_info(re, &info2);
+	ok(info2.applied_seq == info.applied_seq && info2.digest == info.digest && info2.snapshot_seq == s2,
+	    "reload: snapshot plus the journal to the end");
 	store_close(re);
 
 	/* Damage the newest snapshot: open falls back to the older one. */
@@ -697,6 +704,212 @@ static void test_damage(void)
 	store_close(f);
 }
 
+/* ---- gaps and on_apply ---- */
+
+struct applied_count {
+	int puts, dels, seals;
+	uint64_t last_seq;
+	int in_order;
+};
+
+static void on_apply(void *arg, const struct store_applied *op)
+{
+	struct applied_count *c = arg;
+
+	if (op->kind == STORE_OP_PUT)
+		c->puts++;
+	else if (op->kind == STORE_OP_DEL)
+		c->dels++;
+	else
+		c->seals++;
+	if (op->seq != c->last_seq + 1)
+		c->in_order = 0;
+	c->last_seq = op->seq;
+}
+
+static void test_gap(void)
+{
+	char dir[1200];
+	struct store_options opt;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_verify_report rep;
+	struct applied_count wc = { .in_order = 1 }, fc = { .in_order = 1 };
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/gap", base);
+	make_store(dir);
+	memset(&opt, 0, sizeof(opt));
+	opt.on_apply = on_apply;
+	opt.apply_arg = &wc;
+	st = open_store(dir, &opt);
+	store_begin_epoch(st, 3, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	store_put(st, "b", "2", -1, NULL, &err);
+	store_del(st, "a", -1, NULL, &err);
+	store_put(st, "c", "3", -1, NULL, &err);
+	store_close(st);
+	ok(wc.puts == 3 && wc.dels == 1 && wc.seals == 1 && wc.in_order, "writer's on_apply: every op once, in order");
+	opt.apply_arg = &fc;
+	f = open_store(dir, &opt);
+	ok(fc.puts == 3 && fc.dels == 1 && fc.seals == 1 && fc.in_order, "opener's on_apply: the same");
+	store_close(f);
+
+	ok(unlink(path_in(dir, "journal/00000000000000000003")) == 0, "remove journal/3");
+	f = open_store(dir, NULL);
+	store_info(f, &info);
+	is_int(info.applied_seq, 2, "open stops before the gap");
+	is_int(info.blocked, -STORE_EGAP, "blocked: EGAP");
+	ok(strstr(info.blocked_msg, "00000000000000000003") && strstr(info.blocked_msg, "00000000000000000004"),
+	    "names the missing and the next file: %s", info.blocked_msg);
+	is_int(store_check_gap(f, &err), 1, "store_check_gap sees it");
+	rc = store_begin_epoch(f, 4, "h", 1, NULL, &err);
+	is_int(rc, -STORE_EGAP, "recovery refuses a gap: %s", err.msg);
+	is_int(count_dir(path_in(dir, "quarantine"), NULL), 0, "nothing quarantined for a gap");
+	store_close(f);
+	is_int(store_verify(dir, &rep, NULL, NULL, &err), 1, "verify reports it");
+	is_int(rep.gaps, 1, "one gap");
+}
+
+/* ---- a batch whose recorded digest disagrees with the replay ---- */
+
+static void test_digest(void)
+{
+	char dir[1200];
+	const char *path;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_info info;
+	struct store_follow_result fr;
+	struct store_verify_report rep;
+	unsigned char *buf;
+	size_t len;
+	uint32_t crc;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/digest", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	f = open_store(dir, NULL);
+	store_put(st, "b", "2", -1, NULL, &err);
+	store_close(st);
+
+	/* Rewrite journal/3 with another digest and a correct CRC. */
+	path = path_in(dir, "journal/00000000000000000003");
+	buf = (unsigned char *)tu_read_file(path, &len);
+	ok(buf != NULL && len > 76, "read journal/3");
+	if (!buf)
+		return;
+	buf[56] ^= 0x55;
+	crc = crc32c(0, buf, len - 4);
+	for (int i = 0; i < 4; i++)
+		buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+	unlink(path);
+	tu_write_file(path, buf, len);
+	free(buf);
+
+	rc = store_follow(f, &fr, &err);
+	is_int(rc, -STORE_EDIGEST, "follower: EDIGEST");
+	is_int(fr.blocked, -STORE_EDIGEST, "reported as blocked");
+	ok(strstr(err.msg, "00000000000000000003") != NULL, "names the file: %s", err.msg);
+	{
+		uint64_t sseq;
+		is_int(store_snapshot(f, &sseq, &err), -STORE_EDIGEST, "no snapshot of a disagreeing state");
+	}
+	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
+	is_int(rc, -STORE_EDIGEST, "begin_epoch never seals on a disagreeing state");
+	store_info(f, &info);
+	is_int(info.writer, 0, "not the writer");
+	store_close(f);
+	is_int(store_verify(dir, &rep, NULL, NULL, &err), 1, "verify reports it");
+}
+
+/* ---- a stale file in the committer's way ---- */
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* One put record "stale" = 1 as a batch of epoch at seq. */
+static void craft_batch(const char *path, uint64_t epoch, uint64_t seq)
+{
+	unsigned char b[72 + 12 + 5 + 1 + 4];
+	uint32_t crc;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, "SSFMBAT1", 8);
+	put_le(b + 8, 1, 4);
+	put_le(b + 12, 1, 4);
+	put_le(b + 16, epoch, 8);
+	put_le(b + 24, seq, 8);
+	put_le(b + 32, seq, 8);
+	put_le(b + 40, 1, 4);
+	put_le(b + 48, 1, 8);
+	put_le(b + 56, 0, 8);
+	put_le(b + 64, 12 + 6, 8);
+	b[72] = 1;
+	put_le(b + 76, 5, 4);
+	put_le(b + 80, 1, 4);
+	memcpy(b + 84, "stale1", 6);
+	crc = crc32c(0, b, sizeof(b) - 4);
+	put_le(b + sizeof(b) - 4, crc, 4);
+	tu_write_file(path, b, sizeof(b));
+}
+
+static void test_stale_in_the_way(void)
+{
+	char dir[1200], jp[64];
+	struct store *st;
+	struct store_error err;
+	struct store_info info;
+	uint64_t v;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/stale", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	store_begin_epoch(st, 1, "h", 1, NULL, &err);
+	store_put(st, "a", "1", -1, NULL, &err);
+	store_end_epoch(st);
+	store_begin_epoch(st, 2, "h", 1, NULL, &err);
+	store_info(st, &info);
+	snprintf(jp, sizeof(jp), "journal/%020" PRIu64, info.applied_seq + 1);
+	craft_batch(path_in(dir, jp), 1, info.applied_seq + 1);
+	rc = store_put(st, "b", "2", -1, &v, &err);
+	is_int(rc, 0, "a stale batch in the committer's way is moved and the write goes on: %s", rc ? err.msg : "ok");
+	is_int(v, info.applied_seq + 1, "at the seq the stale file took");
+	is_int(count_dir(path_in(dir, "quarantine"), "journal-"), 1, "the stale file is in quarantine/");
+	{
+		char *val = NULL;
+		is_int(store_get(st, "stale", 5, &val, NULL, NULL), -STORE_ENOTFOUND, "never applied");
+		free(val);
+	}
+	store_close(st);
+	/* And in recovery: a stale file at the next seq is moved, the seal goes on. */
+	st = open_store(dir, NULL);
+	store_info(st, &info);
+	snprintf(jp, sizeof(jp), "journal/%020" PRIu64, info.applied_seq + 1);
+	craft_batch(path_in(dir, jp), 1, info.applied_seq + 1);
+	{
+		struct store *f = open_store(dir, NULL);
+		struct store_info fi;
+		store_info(f, &fi);
+		is_int(fi.blocked, -STORE_ESTALE, "a reader is blocked by it: ESTALE");
+		store_close(f);
+	}
+	rc = store_begin_epoch(st, 3, "h", 1, NULL, &err);
+	is_int(rc, 0, "recovery quarantines it and seals: %s", rc ? err.msg : "ok");
+	is_int(count_dir(path_in(dir, "quarantine"), "journal-"), 2, "two stale files in quarantine/");
+	store_info(st, &info);
+	is_int(info.epoch, 3, "sealed epoch 3");
+	store_close(st);
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -708,5 +921,8 @@ int main(void)
 	test_ack_check();
 	test_snapshots();
 	test_damage();
+	test_gap();
+	test_digest();
+	test_stale_in_the_way();
 	return tap_done();
 }
