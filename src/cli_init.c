@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "fence.h"
 
 /* sanlock's default io_timeout; DESIGN.md "Fencing with sanlock". */
 #define CLI_IO_TIMEOUT_DEFAULT 10u
@@ -118,12 +122,45 @@ static int cli_init_run(const struct cli_command *cmd, int argc, char **argv)
 		    "give one with --group", dir, STORE_GROUP_MAX);
 	}
 
+	/*
+	 * The lease area first, then the store: store_create accepts a
+	 * directory holding only the lease, and a store never exists without
+	 * its lease.  If the store cannot be made, the lease we wrote goes.
+	 */
+	char identity[PATH_MAX], lease[PATH_MAX];
+	if (snprintf(identity, sizeof(identity), "%s/ssfm-store", dir) >= (int)sizeof(identity) ||
+	    fence_lease_path(dir, lease, sizeof(lease)) < 0) {
+		cli_errx("%s: path too long", dir);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (access(identity, F_OK) == 0) {
+		cli_errx("%s: already a store (%s exists)", dir, identity);
+		return CLI_EXIT_STORE;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+		cli_errx("%s: cannot create the directory: %s", dir, strerror(e));
+		return CLI_EXIT_SYSTEM;
+	}
+	struct fence_error ferr = { 0 };
+	int rc = fence_lease_init(lease, group, (unsigned)io_timeout, &ferr);
+	if (rc < 0) {
+		if (rc == -EEXIST)
+			cli_errx("%s: a lease file is already there but no store: "
+			    "remove it, or init an empty directory", lease);
+		else
+			cli_errx("%s", ferr.msg[0] ? ferr.msg : fence_strerror(rc));
+		return CLI_EXIT_SYSTEM;
+	}
+
 	struct store_create_params params = {
 		.group = group,
 		.io_timeout = (unsigned)io_timeout,
 	};
 	struct store_error err = { 0 };
-	int rc = store_create(dir, &params, &err);
+	rc = store_create(dir, &params, &err);
+	if (rc < 0)
+		unlink(lease);
 	if (rc == -EEXIST) {
 		/* Already a store: a store error, not a system one. */
 		if (err.msg[0] != '\0')
@@ -134,15 +171,16 @@ static int cli_init_run(const struct cli_command *cmd, int argc, char **argv)
 	}
 	if (rc < 0)
 		return cli_fail(rc, &err, dir);
-	printf("initialized store %s (group %s, io_timeout %u s)\n", dir,
-	    group, params.io_timeout);
+	printf("initialized store %s (group %s, io_timeout %u s, sanlock lease %s)\n",
+	    dir, group, params.io_timeout, lease);
 	return cli_flush_stdout();
 }
 
 const struct cli_command cli_init_command = {
 	.name = "init",
 	.synopsis = "init [--group NAME] [--io-timeout SECONDS] DIR",
-	.summary = "Make DIR (missing or empty) a store for one failover group.",
+	.summary = "Make DIR (missing or empty) a store for one failover group,\n"
+	    "with its sanlock lease area DIR/lease.",
 	.options =
 	    "      --group NAME          group name, 1-48 of A-Z a-z 0-9 . _ -\n"
 	    "                            (default: DIR's last path component)\n"

@@ -11,6 +11,33 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fence.h"
+
+/*
+ * The sanlock lease area is part of a store (ssfm init writes both): check
+ * it as sanlock will read it (O_DIRECT), and say what it holds.  Fills line
+ * and returns 1 when it is sound, 0 when not.
+ */
+static int cli_verify_lease(const char *dir, char *line, size_t len)
+{
+	char path[4096];
+	struct fence_lease_info info;
+	struct fence_error ferr = { 0 };
+
+	if (fence_lease_path(dir, path, sizeof(path)) < 0) {
+		snprintf(line, len, "%s: path too long for the lease file", dir);
+		return 0;
+	}
+	int rc = fence_lease_check(path, NULL, &info, &ferr);
+	if (rc < 0) {
+		snprintf(line, len, "%s", ferr.msg[0] ? ferr.msg : fence_strerror(rc));
+		return 0;
+	}
+	snprintf(line, len, "%s: sanlock lockspace %s, io_timeout %u s, "
+	    "lease version %" PRIu64 "%s", path, info.group, info.io_timeout,
+	    info.lver, info.owner_held ? " (held)" : "");
+	return 1;
+}
 
 struct cli_findings {
 	json_t *lines;          /* --json: collected; else printed at once */
@@ -31,7 +58,7 @@ static void cli_verify_line(void *arg, const char *text)
 }
 
 static int cli_verify_json(const char *dir, const struct store_verify_report *r,
-    int clean, json_t *findings)
+    int clean, json_t *findings, int lease_ok, const char *lease_line)
 {
 	char digest[17];
 
@@ -52,6 +79,11 @@ static int cli_verify_json(const char *dir, const struct store_verify_report *r,
 	    "temporaries", (int)r->temporaries,
 	    "quarantined", (int)r->quarantined,
 	    "findings", findings);
+	if (o != NULL && json_object_set_new(o, "lease", json_pack("{s:b, s:s}",
+	    "ok", lease_ok, "message", lease_line)) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o == NULL) {
 		cli_errx("%s: cannot build the JSON report (out of memory, or "
 		    "a path that is not UTF-8)", dir);
@@ -112,9 +144,14 @@ static int cli_verify_run(const struct cli_command *cmd, int argc, char **argv)
 		status = CLI_EXIT_SYSTEM;
 		goto out;
 	}
-	/* Plain output is the store's own lines, the last a summary. */
-	status = json ? cli_verify_json(dir, &rep, rc == 0, findings.lines) :
-	    CLI_EXIT_OK;
+	char lease_line[6000];
+	int lease_ok = cli_verify_lease(dir, lease_line, sizeof(lease_line));
+	/* Plain output is the store's own lines, the last a summary, then the
+	 * lease area's. */
+	if (!json)
+		printf("%s\n", lease_line);
+	status = json ? cli_verify_json(dir, &rep, rc == 0 && lease_ok,
+	    findings.lines, lease_ok, lease_line) : CLI_EXIT_OK;
 	if (status == CLI_EXIT_OK)
 		status = cli_flush_stdout();
 	if (status == CLI_EXIT_OK && rc > 0) {
@@ -122,6 +159,10 @@ static int cli_verify_run(const struct cli_command *cmd, int argc, char **argv)
 		    "%u stale, %u unsealed, %u temporaries, %u quarantined)",
 		    dir, rep.damaged, rep.gaps, rep.stale, rep.unsealed,
 		    rep.temporaries, rep.quarantined);
+		status = CLI_EXIT_NO;
+	}
+	if (status == CLI_EXIT_OK && !lease_ok) {
+		cli_errx("%s: the sanlock lease area is not sound: %s", dir, lease_line);
 		status = CLI_EXIT_NO;
 	}
 out:
@@ -132,7 +173,8 @@ out:
 const struct cli_command cli_verify_command = {
 	.name = "verify",
 	.synopsis = "verify [--json] DIR",
-	.summary = "Check every file of the store at DIR; report each problem.",
+	.summary = "Check every file of the store at DIR, and its sanlock lease\n"
+	    "area; report each problem.",
 	.options =
 	    "      --json                one JSON object: counts and findings\n",
 	.run = cli_verify_run,

@@ -136,6 +136,11 @@ for d in journal epochs snapshots quarantine; do
 	[ -d "$s/$d" ]
 	check $? "init made $d/"
 done
+[ -f "$s/lease" ] && [ "$(stat -c %s "$s/lease")" -ge 2097152 ]
+check $? "init wrote the sanlock lease area (2 MiB)"
+run "$ssfm" verify "$s"
+grep -q "lease: sanlock lockspace s1, io_timeout 3 s, lease version 0" "$t/out"
+check $? "verify reads the lease area as sanlock would: lockspace, io_timeout, version"
 run "$ssfm" init "$s"
 is "$rc" 3 "init on an existing store: exit 3"
 err_has "$s"
@@ -317,5 +322,24 @@ json 'len(d["keys"]) >= 50'
 check $? "... after a dump of the state before that file"
 [ -e "$f" ]
 check $? "offline commands leave the damaged file in place"
+
+
+# ---- the lease area is part of the store ---------------------------------
+run "$ssfm" init "$t/nolease"
+is "$rc" 0 "init of a second store"
+rm -f "$t/nolease/lease"
+run "$ssfm" verify "$t/nolease"
+is "$rc" 1 "verify without the lease file: exit 1"
+err_has "$t/nolease/lease"
+check $? "verify without the lease file: the message names it"
+run "$ssfm" init "$t/nolease"
+is "$rc" 3 "init on a store whose lease is gone: still a store (exit 3)"
+mkdir "$t/leaseonly" && : > "$t/leaseonly/lease"
+run "$ssfm" init "$t/leaseonly"
+is "$rc" 4 "init where a stray lease file exists: exit 4"
+err_has "lease file is already there"
+check $? "... and the message says what is in the way"
+[ ! -e "$t/leaseonly/ssfm-store" ]
+check $? "... and no store was made"
 
 done_testing
