@@ -11,27 +11,7 @@
 ssfm="$top_builddir/src/ssfm"
 fill="$top_builddir/tests/store_fill"
 
-n=0
-failures=0
-check() {  # status description
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failures=$((failures + 1))
-	fi
-}
-is() {  # got want description
-	[ "$1" = "$2" ]
-	check $? "$3"
-	[ "$1" = "$2" ] || printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-}
-done_testing() {
-	echo "1..$n"
-	[ "$failures" -eq 0 ]
-	exit $?
-}
+. "$top_srcdir/tests/tap.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
 	check 1 "python3 not found: install python3 (apt-get install python3)"
@@ -49,7 +29,7 @@ t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-cli.XXXXXX") || {
 	done_testing
 }
 cleanup() {
-	if [ "$failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
+	if [ "$tap_failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
 		echo "# kept $t"
 	else
 		rm -rf "$t"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t_man.sh: the man pages are clean under `mandoc -Tlint -W warning`, have
+# t_man.sh: every man page is clean under `mandoc -Tlint -W warning`, have
 # the sections they promise, ssfm(8) documents every command and option
 # that `ssfm --help` lists, and ssfm-store(5) carries every magic string and
 # constant of store/format.h (so the page cannot silently fall behind).
@@ -10,31 +10,17 @@
 man="$top_srcdir/man"
 ssfm="$top_builddir/src/ssfm"
 
-n=0
-failures=0
-check() {  # status description
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failures=$((failures + 1))
-	fi
-}
-diag() { sed 's/^/# /'; }
-done_testing() {
-	echo "1..$n"
-	[ "$failures" -eq 0 ]
-	exit $?
-}
+. "$top_srcdir/tests/tap.sh"
 
 if ! command -v mandoc >/dev/null 2>&1; then
 	check 1 "mandoc not found: install mandoc (apt-get install mandoc)"
 	done_testing
 fi
 
-for page in ssfm.8 ssfm-store.5; do
-	out=$(mandoc -Tlint -W warning "$man/$page" 2>&1)
+# Every page, including any added later.
+for path in "$man"/*.[1-8]; do
+	page=${path##*/}
+	out=$(mandoc -Tlint -W warning "$path" 2>&1)
 	rc=$?
 	[ "$rc" -eq 0 ] && [ -z "$out" ]
 	check $? "mandoc -Tlint -W warning $page is clean"
