@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,7 @@ struct pending {
 	struct store_write_result res;
 	void (*done)(void *arg, const struct store_write_result *res);
 	void *arg;
-	int waiter;               /* store_write: a caller waits on st->dcond */
-	int complete;
+	sem_t *posted;            /* store_write: the waiting caller's */
 	/* committer's */
 	int answered;             /* res is final without writing */
 	int from_map;             /* a duplicate answered from the reqid map */
@@ -77,33 +77,25 @@ static void commit_fail(struct store *st, const char *fmt, ...)
 /* ---- answering ---- */
 
 /*
- * Answers writers: callbacks first, then every waiting caller at once with
- * one broadcast (one wake-up call for the whole batch instead of one per
- * writer, which matters on the critical path between two batches).
+ * Answers writers: a callback, or a post to the waiting caller's own
+ * semaphore.  Callers wake independently; a shared mutex and condition
+ * would make the whole batch's callers queue behind each other for the
+ * mutex, on the critical path between two batches.
  */
 static void commit_complete_all(struct store *st, struct pending **batch, size_t n)
 {
-	int waiters = 0;
-
+	(void)st;
 	for (size_t i = 0; i < n; i++) {
 		struct pending *p = batch[i];
 
 		if (p->done) {
 			p->done(p->arg, &p->res);
 			free(p);
-			batch[i] = NULL;
+		} else {
+			sem_post(p->posted);   /* p may be gone once posted */
 		}
+		batch[i] = NULL;
 	}
-	pthread_mutex_lock(&st->dlock);
-	for (size_t i = 0; i < n; i++) {
-		if (batch[i]) {
-			batch[i]->complete = 1;
-			waiters = 1;
-		}
-	}
-	if (waiters)
-		pthread_cond_broadcast(&st->dcond);
-	pthread_mutex_unlock(&st->dlock);
 }
 
 static void answer(struct pending *p, int rc, const char *fmt, ...)
@@ -636,6 +628,7 @@ int store_write(struct store *st, const struct store_write_req *req,
     struct store_write_result *res)
 {
 	struct pending p;
+	sem_t posted;
 	uint64_t v;
 	int found;
 
@@ -658,13 +651,13 @@ int store_write(struct store *st, const struct store_write_req *req,
 			return 0;
 		}
 	}
-	p.waiter = 1;
+	sem_init(&posted, 0, 0);
+	p.posted = &posted;
 	if (commit_enqueue(st, &p) == 0) {
-		pthread_mutex_lock(&st->dlock);
-		while (!p.complete)
-			pthread_cond_wait(&st->dcond, &st->dlock);
-		pthread_mutex_unlock(&st->dlock);
+		while (sem_wait(&posted) < 0 && errno == EINTR)
+			;
 	}
+	sem_destroy(&posted);
 	*res = p.res;
 	return res->rc;
 }
@@ -890,6 +883,10 @@ int store_begin_epoch(struct store *st, uint64_t epoch, const char *host,
 				rc = store_reload(st, err);
 				if (rc < 0)
 					return rc;
+				if (st->blocked == -STORE_EDIGEST) {
+					store_seterr(err, -STORE_EDIGEST, "%s", st->blocked_msg);
+					return -STORE_EDIGEST;
+				}
 				continue;
 			}
 		}

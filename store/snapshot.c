@@ -348,8 +348,10 @@ int snapshot_load_newest(struct store *st, struct store_state *s,
 		format_name(name, seqs[i]);
 		store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
 		rc = journal_state_init(&tmp);
-		if (rc < 0)
+		if (rc < 0) {
+			store_seterr(err, rc, "%s: out of memory loading it", path);
 			break;
+		}
 		rc = snapshot_read(path, &tmp, store_reqid_retention(st), &sum, why, sizeof(why));
 		if (rc == 0 && sum.seq != seqs[i]) {
 			store_fmt(why, sizeof(why), "holds seq %" PRIu64 ", not the one in its name", sum.seq);

@@ -326,8 +326,6 @@ int store_open(const char *dir, const struct store_options *opt,
 	atomic_init(&st->link_mode, st->opt.force_link ? 1 : 0);
 	pthread_rwlock_init(&st->lock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
-	pthread_mutex_init(&st->dlock, NULL);
-	pthread_cond_init(&st->dcond, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -365,8 +363,6 @@ void store_close(struct store *st)
 	free(st->encbuf);
 	pthread_rwlock_destroy(&st->lock);
 	pthread_mutex_destroy(&st->qlock);
-	pthread_mutex_destroy(&st->dlock);
-	pthread_cond_destroy(&st->dcond);
 	pthread_cond_destroy(&st->qcond);
 	free(st);
 }

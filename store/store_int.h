@@ -213,9 +213,6 @@ struct store {
 	struct pending *qhead, *qtail;
 	size_t qlen;
 	size_t gather_want;        /* committer gathering until qlen reaches it */
-	/* answers to store_write callers, guarded by dlock */
-	pthread_mutex_t dlock;
-	pthread_cond_t dcond;
 	int closing;
 	int accepting;
 	pthread_t committer;

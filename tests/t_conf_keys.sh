@@ -8,31 +8,26 @@ top_builddir=${top_builddir:-..}
 page="$top_srcdir/man/ssfm.conf.5"
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/ssfm-confkeys.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0; failed=0
-check() {  # description, command...
-	n=$((n + 1)); desc=$1; shift
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=1; fi
-}
+. "$top_srcdir/tests/tap.sh"
 
 "$top_builddir/tests/conf_keys" > "$tmp/table" 2>&1
-check "conf_keys prints the table" test -s "$tmp/table"
+check_cmd "conf_keys prints the table" test -s "$tmp/table"
 # The page lists each key as ".It Cm NAME Ar TYPE" in the KEYS section.
 sed -n 's/^\.It Cm \([a-z_]*\) Ar \([a-z]*\).*/\1 \2/p' "$page" > "$tmp/page"
-check "the page lists keys" test -s "$tmp/page"
+check_cmd "the page lists keys" test -s "$tmp/page"
 sort "$tmp/table" > "$tmp/table.sorted"
 sort "$tmp/page" > "$tmp/page.sorted"
 if ! cmp -s "$tmp/table.sorted" "$tmp/page.sorted"; then
 	echo "# keys (and types) differ between src/config.c (<) and man/ssfm.conf.5 (>):"
 	diff "$tmp/table.sorted" "$tmp/page.sorted" | sed 's/^/# /'
 fi
-check "every key of the table is in ssfm.conf(5) with its type, and no other" cmp -s "$tmp/table.sorted" "$tmp/page.sorted"
+check_cmd "every key of the table is in ssfm.conf(5) with its type, and no other" cmp -s "$tmp/table.sorted" "$tmp/page.sorted"
 if command -v mandoc >/dev/null 2>&1; then
 	mandoc -Tlint -W warning "$page" > "$tmp/lint" 2>&1
 	sed 's/^/# /' "$tmp/lint"
-	check "mandoc -Tlint -W warning is clean on ssfm.conf.5" test ! -s "$tmp/lint"
+	check_cmd "mandoc -Tlint -W warning is clean on ssfm.conf.5" test ! -s "$tmp/lint"
 else
 	echo "# mandoc not found: install the Debian package mandoc"
-	check "mandoc is installed" false
+	check_cmd "mandoc is installed" false
 fi
-echo "1..$n"
-exit $failed
+done_testing

@@ -8,18 +8,14 @@ top_builddir=${top_builddir:-..}
 lib="$top_builddir/src/.libs/libssfm.so"
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/ssfm-symbols.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0; failed=0
-check() {
-	n=$((n + 1)); desc=$1; shift
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=1; fi
-}
+. "$top_srcdir/tests/tap.sh"
 
 if ! command -v nm >/dev/null 2>&1; then
 	echo "# nm not found: install the Debian package binutils"
-	check "nm is installed" false
-	echo "1..$n"; exit 1
+	check_cmd "nm is installed" false
+	done_testing
 fi
-check "the shared library is built ($lib)" test -f "$lib"
+check_cmd "the shared library is built ($lib)" test -f "$lib"
 # Defined, exported code and data symbols (T, D, B, R; weak V/W too).
 nm -D --defined-only "$lib" 2>/dev/null | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' | sort -u > "$tmp/got"
 sort -u "$top_srcdir/tests/libssfm.symbols" > "$tmp/want"
@@ -27,8 +23,8 @@ if ! cmp -s "$tmp/got" "$tmp/want"; then
 	echo "# exported (<) and expected (>) differ:"
 	diff "$tmp/got" "$tmp/want" | sed 's/^/# /'
 fi
-check "exported symbols are exactly tests/libssfm.symbols" cmp -s "$tmp/got" "$tmp/want"
-check "every exported symbol starts with ssfm_" test -z "$(grep -v '^ssfm_' "$tmp/got")"
+check_cmd "exported symbols are exactly tests/libssfm.symbols" cmp -s "$tmp/got" "$tmp/want"
+check_cmd "every exported symbol starts with ssfm_" test -z "$(grep -v '^ssfm_' "$tmp/got")"
 
 page="$top_srcdir/man/libssfm.3"
 missing=""
@@ -36,14 +32,13 @@ for sym in $(cat "$tmp/want"); do
 	grep -q "^\.Fn $sym\b\|^\.Fo $sym\b\|^\.Nm $sym\b" "$page" || missing="$missing $sym"
 done
 [ -z "$missing" ] || echo "# not documented in libssfm(3):$missing"
-check "libssfm(3) documents every exported function" test -z "$missing"
+check_cmd "libssfm(3) documents every exported function" test -z "$missing"
 if command -v mandoc >/dev/null 2>&1; then
 	mandoc -Tlint -W warning "$page" > "$tmp/lint" 2>&1
 	sed 's/^/# /' "$tmp/lint"
-	check "mandoc -Tlint -W warning is clean on libssfm.3" test ! -s "$tmp/lint"
+	check_cmd "mandoc -Tlint -W warning is clean on libssfm.3" test ! -s "$tmp/lint"
 else
 	echo "# mandoc not found: install the Debian package mandoc"
-	check "mandoc is installed" false
+	check_cmd "mandoc is installed" false
 fi
-echo "1..$n"
-exit $failed
+done_testing

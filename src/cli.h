@@ -1,0 +1,130 @@
+/*
+ * cli.h: what the subcommands of ssfm(8) share: the table of commands, the
+ * exit statuses, error messages, strict number parsing, opening a store
+ * read-only, and walking its keys in order.
+ *
+ * The exit statuses are an interface (scripts test them): they are listed
+ * in ssfm(8) EXIT STATUS and must not change meaning.
+ */
+#ifndef SSFM_CLI_H
+#define SSFM_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_NO = 1,        /* get: no such key; verify: problems found */
+	CLI_EXIT_USAGE = 2,     /* bad command line, invalid key or group name */
+	CLI_EXIT_STORE = 3,     /* not a store, unknown format, damaged, gap, already a store */
+	CLI_EXIT_SYSTEM = 4,    /* I/O or system error (errno) */
+};
+
+struct cli_command {
+	const char *name;
+	const char *synopsis;   /* "init [--group NAME] ... DIR" */
+	const char *summary;    /* one line */
+	const char *options;    /* option lines for --help, or "" */
+	int (*run)(const struct cli_command *cmd, int argc, char **argv);
+};
+
+extern const struct cli_command cli_init_command;
+extern const struct cli_command cli_verify_command;
+extern const struct cli_command cli_dump_command;
+extern const struct cli_command cli_get_command;
+extern const struct cli_command cli_list_command;
+
+/* Prints the whole usage (every command and option) to f. */
+void cli_usage(FILE *f);
+
+#define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* "ssfm: message" on stderr. */
+void cli_errx(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "ssfm: warning: message" on stderr. */
+void cli_warnx(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "ssfm: message" and the command's usage line on stderr; returns
+ * CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    CLI_PRINTF(2, 3);
+
+/* The exit status for a negative return code of the store or of libc. */
+int cli_exit_for(int rc);
+/*
+ * Reports a failed store call: err->msg when the store filled it, else
+ * "what: <description of rc>".  Returns cli_exit_for(rc).
+ */
+int cli_fail(int rc, const struct store_error *err, const char *what);
+
+/*
+ * Starts getopt_long() afresh for a subcommand's argv (argv[0] is the
+ * command name), after main() parsed the global options.
+ */
+void cli_getopt_reset(void);
+/* -h/--help after a command: the command's own usage on stdout. */
+int cli_command_help(const struct cli_command *cmd);
+
+/* Parses a decimal number in [min, max]; no sign, no spaces, no suffix.
+ * 0 or -EINVAL (not a number) / -ERANGE (out of bounds). */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Checks a key (or a key prefix) given on the command line with
+ * store_check_key; reports an invalid one naming what it was for.  Returns
+ * CLI_EXIT_OK or CLI_EXIT_USAGE.
+ */
+int cli_check_key_arg(const char *what, const char *key);
+
+/*
+ * Opens dir read-only (the offline commands never modify a store).  On
+ * failure reports it and returns the exit status (non-zero).
+ */
+int cli_open(const char *dir, struct store **st);
+/*
+ * Ends a read command: warns when loading stopped short of the journal's
+ * end (the output then shows the state at an earlier sequence number),
+ * flushes stdout, closes the store.  Returns exit_so_far if it is not OK,
+ * else CLI_EXIT_STORE when loading was blocked, CLI_EXIT_SYSTEM when stdout
+ * failed, else CLI_EXIT_OK.
+ */
+int cli_finish(struct store *st, const char *dir, int exit_so_far);
+/* Flushes stdout; reports a write error.  Returns CLI_EXIT_OK or
+ * CLI_EXIT_SYSTEM. */
+int cli_flush_stdout(void);
+
+/* ---- JSON output (cli_json.c) ------------------------------------------ */
+
+/* Writes s[0..len) to f as a JSON string (jansson escapes it).  0 or < 0. */
+int cli_json_string(FILE *f, const char *s, size_t len);
+/* Writes the digest as a JSON string of 16 lowercase hex digits. */
+void cli_json_digest(FILE *f, uint64_t digest);
+/*
+ * Writes {"key":K,"version":N,"value":V}: V is the stored JSON text, copied
+ * as it is (the store validated it when it was written and again when it
+ * was read back).  0 or < 0.
+ */
+int cli_json_entry(FILE *f, const char *key, size_t key_len,
+    const char *value, size_t value_len, uint64_t version);
+/* A key quoted as a JSON string for messages (malloc'd; never NULL: falls
+ * back to a static "(key)" when out of memory). */
+char *cli_quote(const char *s, size_t len);
+void cli_quote_free(char *q);
+
+/* ---- walking keys (cli_scan.c) ----------------------------------------- */
+
+/*
+ * Calls fn for each key that starts with prefix, from the first key >= start
+ * (start may be NULL), in bytewise order, until fn returns non-zero.  Keys
+ * are copied out of the store a page at a time, so fn may take its time
+ * (write to a slow pipe) without holding the store's lock, and memory stays
+ * bounded by a page whatever the store's size.  Returns 0 or < 0.
+ */
+typedef int (*cli_scan_fn)(void *arg, const char *key, size_t key_len,
+    const char *value, size_t value_len, uint64_t version);
+int cli_scan(struct store *st, const char *prefix, const char *start,
+    cli_scan_fn fn, void *arg);
+
+#endif
