@@ -93,7 +93,7 @@ static int dg_write_conf(struct dgroup *g, int i)
 	fprintf(f, "group = %s\nhost = %s\nhost_id = %d\nstore = %s\n",
 	    g->hs.group, d->h->name, d->h->id, g->hs.store);
 	fprintf(f, "socket = %s\npid_file = %s\n", d->sock, d->pid_file);
-	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = debug\n", DG_IO_TIMEOUT);
+	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = info\n", DG_IO_TIMEOUT);
 	fprintf(f, "lease_lost_program = %s\n", g->lease_lost);
 	for (int k = 0; k < d->nlines; k++)
 		fprintf(f, "%s\n", d->lines[k]);
@@ -122,13 +122,18 @@ static int dg_answers(void *arg)
 /* The end of a daemon's log as diagnostics: why it did not start. */
 static void dg_log_tail(const char *path)
 {
+	dg_file_tail(path, 2000);
+}
+
+void dg_file_tail(const char *path, size_t bytes)
+{
 	size_t len = 0;
 	char *text = tu_read_file(path, &len);
 	char *p, *line;
 
 	if (text == NULL)
 		return;
-	p = len > 2000 ? text + len - 2000 : text;
+	p = len > bytes ? text + len - bytes : text;
 	for (line = strtok(p, "\n"); line != NULL; line = strtok(NULL, "\n"))
 		tap_diag("  %s", line);
 	free(text);
@@ -402,6 +407,22 @@ int dg_get(struct dgroup *g, int i, const char *key, char **value,
 	}
 	ssfm_close(c);
 	return rc;
+}
+
+int dg_sanlock_renewal_errors(struct dgroup *g, int i)
+{
+	char path[PATH_MAX + 16];
+	char *text, *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/sanlock.log", g->hs.host[i].dir);
+	text = tu_read_file(path, NULL);
+	for (p = text; p != NULL && (p = strstr(p, "renewal error")) != NULL; p++)
+		n++;
+	for (p = text; p != NULL && (p = strstr(p, "check_our_lease")) != NULL; p++)
+		n++;
+	free(text);
+	return n;
 }
 
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq)

@@ -172,6 +172,13 @@ void dw_free(struct dwriters *w);
  */
 int dw_audit(struct dwriters *w, int i, uint64_t *keys);
 
+/* The last bytes of a file (a daemon's log) as TAP diagnostics. */
+void dg_file_tail(const char *path, size_t bytes);
+/* Lines in host i's sanlock.log saying it failed, or was late, to renew its
+ * delta lease (an I/O slower than io_timeout on a busy disk): after these a
+ * takeover by another host is legitimate. */
+int dg_sanlock_renewal_errors(struct dgroup *g, int i);
+
 /* Offline digest and applied_seq of the shared store (store_info). */
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq);
 
