@@ -125,6 +125,12 @@ int main(void)
 		tap_bail("cannot start writers");
 	w.hint = a;
 	ok(dw_wait_acks(&w, 200, 30000), "writers get acknowledgements from host%d", a);
+	{
+		int now = dg_wait_active(&g, 0, 30000);
+		is_int(now, a, "host%d is still the active host after 200 writes", a);
+		if (now > 0)
+			a = now;       /* freeze the host that is active now */
+	}
 
 	/* ssfmd alone stopped: its sanlock daemon renews the lease. */
 	dg_signal(&g, a, SIGSTOP);
