@@ -123,7 +123,8 @@ struct daemon {
 	atomic_uint_fast64_t ack_epoch;    /* what ack_check accepts (0: nothing) */
 	char lease_holder[FENCE_HOST_NAME_MAX + 1];
 	uint64_t acquire_at, lease_check_at, join_check_at;
-	uint64_t acquire_started_ms;       /* realtime of the current try */
+	uint64_t lease_error_since;
+	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */        /* first of consecutive failed health checks */
 	bool promote_asked;                /* the acquire was a promote's */
 
 	/* writes */
@@ -172,11 +173,14 @@ struct daemon {
 	atomic_bool snap_done;
 	int snap_rc;
 	uint64_t snap_seq;
-	char snap_msg[512];
+	char snap_msg[1100];
 	uint64_t snap_at;                  /* next snapshot by time */
 	uint64_t *snap_reqs;               /* requests waiting for it */
 	size_t snap_nreqs, snap_cap;
 	uint64_t snapshots_written;
+
+	uint64_t metrics_at;
+	bool metrics_failed;
 
 	struct daemon_failover failover;
 	uint64_t started_ms;
@@ -184,6 +188,7 @@ struct daemon {
 };
 
 /* daemon_loop.c */
+int daemon_loop_block_signals(void);      /* before any thread starts */
 int daemon_loop_init(struct daemon *d);
 int daemon_loop_run(struct daemon *d);
 void daemon_loop_close(struct daemon *d);
@@ -236,6 +241,7 @@ void daemon_service_free(struct daemon *d);
 /* daemon_status.c */
 json_t *daemon_status_json(struct daemon *d);
 void daemon_status_log_failover(struct daemon *d);
+void daemon_status_metrics_tick(struct daemon *d, uint64_t now);
 
 /* daemon_snapshot.c */
 void daemon_snapshot_tick(struct daemon *d, uint64_t now);

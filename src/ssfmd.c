@@ -113,10 +113,21 @@ static int ssfmd_configure(struct conf *cfg, const struct ssfmd_opts *o)
 	for (size_t i = 0; i < o->n_overrides; i++)
 		n += conf_override(cfg, o->overrides[i], &errs);
 	n += conf_finish(cfg, &errs);
+	/* sanlock runs it when the lease cannot be renewed: a missing one would
+	 * only be noticed when it is needed most. */
+	if (cfg->lease_lost_program[0] != '\0' && access(cfg->lease_lost_program, X_OK) != 0) {
+		char *msg = NULL;
+		if (asprintf(&msg, "%s: lease_lost_program %s: %s", cfg->file ? cfg->file :
+		    "configuration", cfg->lease_lost_program, strerror(errno)) >= 0) {
+			fprintf(stderr, "%s\n", msg);
+			free(msg);
+		}
+		n++;
+	}
 	if (n > 0 || errs.count > 0) {
 		conf_errors_print(&errs, stderr);
-		fprintf(stderr, "ssfmd: %zu error%s in the configuration\n", errs.count,
-		    errs.count == 1 ? "" : "s");
+		fprintf(stderr, "ssfmd: %d error%s in the configuration\n", n,
+		    n == 1 ? "" : "s");
 		conf_errors_free(&errs);
 		return -1;
 	}
@@ -287,6 +298,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ssfmd: configuration %s is fine\n", cfg.file ? cfg.file : "");
 		conf_free(&cfg);
 		return 0;
+	}
+	/* Before any thread starts (the syslog logger): signals go to the loop's
+	 * signalfd only, never to another thread's default action. */
+	if (daemon_loop_block_signals() < 0) {
+		fprintf(stderr, "ssfmd: cannot block signals\n");
+		conf_free(&cfg);
+		return 1;
 	}
 	if (o.foreground)
 		log_init("ssfmd", true, cfg.log_level);
