@@ -192,6 +192,25 @@ int dg_signal(struct dgroup *g, int i, int sig)
 	return status;
 }
 
+/* A sanitizer build of ssfmd reports in its log (stderr): look there. */
+static void dg_check_logs(struct dgroup *g)
+{
+	int reports = 0;
+
+	for (int i = 1; i <= g->n; i++) {
+		char *text = tu_read_file(g->d[i].log, NULL);
+
+		if (text != NULL && (strstr(text, "Sanitizer") != NULL ||
+		    strstr(text, "runtime error:") != NULL)) {
+			tap_diag("sanitizer report in %s", g->d[i].log);
+			dg_file_tail(g->d[i].log, 3000);
+			reports++;
+		}
+		free(text);
+	}
+	ok(reports == 0, "no sanitizer report in any ssfmd log");
+}
+
 void dg_stop(struct dgroup *g)
 {
 	for (int i = 1; i <= g->n; i++)
@@ -205,6 +224,7 @@ void dg_stop(struct dgroup *g)
 				tu_kill_wait(g->d[i].pid, SIGKILL, 10000);
 			g->d[i].pid = 0;
 		}
+	dg_check_logs(g);
 	hosts_stop(&g->hs);
 }
 

@@ -87,7 +87,8 @@ void dg_start_all(struct dgroup *g);
  * it was SIGKILLed); SIGSTOP/SIGCONT return 0.
  */
 int dg_signal(struct dgroup *g, int i, int sig);
-/* Stops every ssfmd (SIGTERM, then SIGKILL after 15 s) and the hosts. */
+/* Stops every ssfmd (SIGTERM, then SIGKILL after 15 s) and the hosts; one
+ * TAP check: no sanitizer report in any ssfmd log. */
 void dg_stop(struct dgroup *g);
 
 /* ssfm_status on host i; 0 or a negative ssfm code.  Never blocks longer
