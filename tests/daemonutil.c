@@ -93,7 +93,7 @@ static int dg_write_conf(struct dgroup *g, int i)
 	fprintf(f, "group = %s\nhost = %s\nhost_id = %d\nstore = %s\n",
 	    g->hs.group, d->h->name, d->h->id, g->hs.store);
 	fprintf(f, "socket = %s\npid_file = %s\n", d->sock, d->pid_file);
-	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = debug\n", DG_IO_TIMEOUT);
+	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = info\n", DG_IO_TIMEOUT);
 	fprintf(f, "lease_lost_program = %s\n", g->lease_lost);
 	for (int k = 0; k < d->nlines; k++)
 		fprintf(f, "%s\n", d->lines[k]);
@@ -122,13 +122,18 @@ static int dg_answers(void *arg)
 /* The end of a daemon's log as diagnostics: why it did not start. */
 static void dg_log_tail(const char *path)
 {
+	dg_file_tail(path, 2000);
+}
+
+void dg_file_tail(const char *path, size_t bytes)
+{
 	size_t len = 0;
 	char *text = tu_read_file(path, &len);
 	char *p, *line;
 
 	if (text == NULL)
 		return;
-	p = len > 2000 ? text + len - 2000 : text;
+	p = len > bytes ? text + len - bytes : text;
 	for (line = strtok(p, "\n"); line != NULL; line = strtok(NULL, "\n"))
 		tap_diag("  %s", line);
 	free(text);
@@ -187,6 +192,25 @@ int dg_signal(struct dgroup *g, int i, int sig)
 	return status;
 }
 
+/* A sanitizer build of ssfmd reports in its log (stderr): look there. */
+static void dg_check_logs(struct dgroup *g)
+{
+	int reports = 0;
+
+	for (int i = 1; i <= g->n; i++) {
+		char *text = tu_read_file(g->d[i].log, NULL);
+
+		if (text != NULL && (strstr(text, "Sanitizer") != NULL ||
+		    strstr(text, "runtime error:") != NULL)) {
+			tap_diag("sanitizer report in %s", g->d[i].log);
+			dg_file_tail(g->d[i].log, 3000);
+			reports++;
+		}
+		free(text);
+	}
+	ok(reports == 0, "no sanitizer report in any ssfmd log");
+}
+
 void dg_stop(struct dgroup *g)
 {
 	for (int i = 1; i <= g->n; i++)
@@ -200,6 +224,7 @@ void dg_stop(struct dgroup *g)
 				tu_kill_wait(g->d[i].pid, SIGKILL, 10000);
 			g->d[i].pid = 0;
 		}
+	dg_check_logs(g);
 	hosts_stop(&g->hs);
 }
 
@@ -402,6 +427,22 @@ int dg_get(struct dgroup *g, int i, const char *key, char **value,
 	}
 	ssfm_close(c);
 	return rc;
+}
+
+int dg_sanlock_renewal_errors(struct dgroup *g, int i)
+{
+	char path[PATH_MAX + 16];
+	char *text, *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/sanlock.log", g->hs.host[i].dir);
+	text = tu_read_file(path, NULL);
+	for (p = text; p != NULL && (p = strstr(p, "renewal error")) != NULL; p++)
+		n++;
+	for (p = text; p != NULL && (p = strstr(p, "check_our_lease")) != NULL; p++)
+		n++;
+	free(text);
+	return n;
 }
 
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq)

@@ -87,7 +87,8 @@ void dg_start_all(struct dgroup *g);
  * it was SIGKILLed); SIGSTOP/SIGCONT return 0.
  */
 int dg_signal(struct dgroup *g, int i, int sig);
-/* Stops every ssfmd (SIGTERM, then SIGKILL after 15 s) and the hosts. */
+/* Stops every ssfmd (SIGTERM, then SIGKILL after 15 s) and the hosts; one
+ * TAP check: no sanitizer report in any ssfmd log. */
 void dg_stop(struct dgroup *g);
 
 /* ssfm_status on host i; 0 or a negative ssfm code.  Never blocks longer
@@ -171,6 +172,13 @@ void dw_free(struct dwriters *w);
  * keys seen under the prefix.
  */
 int dw_audit(struct dwriters *w, int i, uint64_t *keys);
+
+/* The last bytes of a file (a daemon's log) as TAP diagnostics. */
+void dg_file_tail(const char *path, size_t bytes);
+/* Lines in host i's sanlock.log saying it failed, or was late, to renew its
+ * delta lease (an I/O slower than io_timeout on a busy disk): after these a
+ * takeover by another host is legitimate. */
+int dg_sanlock_renewal_errors(struct dgroup *g, int i);
 
 /* Offline digest and applied_seq of the shared store (store_info). */
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq);

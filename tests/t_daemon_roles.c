@@ -35,7 +35,8 @@ static int only_active_for(int want, int ms)
 	while (tu_now_ms() < end) {
 		int a = dg_find_active(&g);
 		if (a != want) {
-			tap_diag("look %d: active is %d, expected host%d", looks, a, want);
+			tap_diag("look %d: active is %d, expected host%d; its log:", looks, a, want);
+			dg_file_tail(g.d[want].log, 1500);
 			return 0;
 		}
 		looks++;
