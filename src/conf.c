@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where fence/Makefile.am installs ssfm-lease-lost (src/Makefile.am). */
+#ifndef SSFM_LIBEXECDIR
+#define SSFM_LIBEXECDIR "/usr/local/libexec"
+#endif
+
 #define OFF(field) offsetof(struct conf, field)
 /* See the timeline in conf_finish. */
 #define CONF_STOP_BUDGET_MS 50000
@@ -88,6 +93,8 @@ static const struct conf_key conf_table[] = {
 	  "graceful demote: longest wait for batches in flight and hook_stop", OFF(demote_timeout) },
 	{ "fence_hook", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that fences the previous active at the storage before catch-up", OFF(fence_hook) },
+	{ "lease_lost_program", CONF_PATH, 0, 0, SSFM_LIBEXECDIR "/ssfm-lease-lost", NULL, false,
+	  "program sanlock runs when this host cannot renew its lease (kill path: SIGTERM to ssfmd)", OFF(lease_lost_program) },
 	{ "metrics_file", CONF_PATH, 0, 0, "", NULL, false,
 	  "file rewritten with metrics every metrics_interval (empty: none)", OFF(metrics_file) },
 	{ "metrics_interval", CONF_DURATION, 100, 3600000, "10000", NULL, false,

@@ -84,6 +84,7 @@ struct conf {
 	long long check_failures;
 	long long demote_timeout;       /* ms */
 	char *fence_hook;
+	char *lease_lost_program;
 	char *metrics_file;
 	long long metrics_interval;     /* ms */
 	int log_level;                  /* enum conf_log_level */

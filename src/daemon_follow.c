@@ -1,0 +1,141 @@
+/*
+ * daemon_follow.c: a standby's hot copy.  It applies new journal batches
+ * (store_follow) when inotify reports a change in journal/ or epochs/, and
+ * in any case every poll_interval: inotify never reports another client's
+ * changes on NFS or CephFS (DESIGN.md), so the poll of the next expected
+ * file is the mechanism and inotify a speed-up.
+ *
+ * watch = poll: no inotify; inotify: inotify required (start fails without
+ * it); auto: inotify when it can be set up, else the poll alone.
+ *
+ * libinotifytools hides its descriptor and blocks in its own wait, so a
+ * thread of ours waits in inotifytools_next_events (1 s at a time, to notice
+ * the stop flag) and only wakes the loop through its eventfd.
+ *
+ * Lag, as reported by status:
+ *   lag_ms   the time this host applied the last batch minus the batch's
+ *            commit time (the writer's CLOCK_REALTIME: clocks must agree).
+ *   lag_seq  how many operations the last look at the journal found waiting
+ *            and applied; 0 when the last look found nothing new.  A
+ *            standby cannot know the writer's newest sequence number without
+ *            reading the journal, so "behind by" is what it last caught up.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include <inotifytools/inotifytools.h>
+
+#include "log.h"
+
+static void *daemon_follow_inotify_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	while (!atomic_load(&d->inotify_stop)) {
+		struct inotify_event *ev = inotifytools_next_events(1, 1);
+		if (ev == NULL)
+			continue;
+		atomic_store(&d->inotify_woke, true);
+		daemon_wake(d);
+	}
+	return NULL;
+}
+
+int daemon_follow_start(struct daemon *d)
+{
+	char journal[4096], epochs[4096];
+	int rc;
+
+	if (d->cfg->watch == CONF_WATCH_POLL) {
+		log_info("following by polling every %lld ms", d->cfg->poll_interval);
+		return 0;
+	}
+	snprintf(journal, sizeof(journal), "%s/journal", d->cfg->store);
+	snprintf(epochs, sizeof(epochs), "%s/epochs", d->cfg->store);
+	if (!inotifytools_initialize() ||
+	    !inotifytools_watch_file(journal, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) ||
+	    !inotifytools_watch_file(epochs, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE)) {
+		rc = inotifytools_error();
+		inotifytools_cleanup();
+		if (d->cfg->watch == CONF_WATCH_INOTIFY) {
+			log_warnx("watch = inotify: cannot watch %s and %s: %s", journal, epochs,
+			    strerror(rc));
+			return rc > 0 ? -rc : -EIO;
+		}
+		log_info("inotify on %s unavailable (%s): following by polling every %lld ms",
+		    journal, strerror(rc), d->cfg->poll_interval);
+		return 0;
+	}
+	atomic_store(&d->inotify_stop, false);
+	rc = pthread_create(&d->inotify_thread, NULL, daemon_follow_inotify_main, d);
+	if (rc != 0) {
+		inotifytools_cleanup();
+		log_warnx("inotify thread: %s", strerror(rc));
+		return d->cfg->watch == CONF_WATCH_INOTIFY ? -rc : 0;
+	}
+	d->inotify_running = true;
+	log_info("following by inotify on %s and a poll every %lld ms", journal,
+	    d->cfg->poll_interval);
+	return 0;
+}
+
+void daemon_follow_stop(struct daemon *d)
+{
+	if (!d->inotify_running)
+		return;
+	atomic_store(&d->inotify_stop, true);
+	pthread_join(d->inotify_thread, NULL);
+	inotifytools_cleanup();
+	d->inotify_running = false;
+}
+
+void daemon_follow_now(struct daemon *d)
+{
+	struct store_follow_result fr;
+	struct store_error err = { 0, "" };
+	int rc;
+
+	if (!d->following || d->snap_running)
+		return;
+	memset(&fr, 0, sizeof(fr));
+	rc = store_follow(d->st, &fr, &err);
+	if (rc == -STORE_EDIGEST) {
+		d->digest_mismatches++;
+		log_warnx("follow: %s: reloading from the newest snapshot (mismatch %" PRIu64 ")",
+		    err.msg, d->digest_mismatches);
+		if (store_reload(d->st, &err) < 0)
+			log_warnx("follow: reload failed: %s", err.msg);
+		return;
+	}
+	if (rc < 0) {
+		log_warnx("follow: %s", err.msg);
+		return;
+	}
+	if (fr.batches > 0) {
+		uint64_t now = daemon_wall_ms();
+		d->lag_ms = now > fr.last_commit_time_ms ? now - fr.last_commit_time_ms : 0;
+		d->lag_seq = fr.ops;
+	} else {
+		d->lag_seq = 0;
+	}
+	if (fr.blocked != 0 && strcmp(fr.blocked_file, d->blocked_file) != 0) {
+		log_warnx("follow: stopped at %s: %s (the next active quarantines it)",
+		    fr.blocked_file, store_strerror(fr.blocked));
+		snprintf(d->blocked_file, sizeof(d->blocked_file), "%s", fr.blocked_file);
+	} else if (fr.blocked == 0) {
+		d->blocked_file[0] = '\0';
+	}
+}
+
+void daemon_follow_tick(struct daemon *d, uint64_t now)
+{
+	if (!d->following || now < d->poll_at)
+		return;
+	d->poll_at = now + (uint64_t)d->cfg->poll_interval;
+	daemon_follow_now(d);
+}

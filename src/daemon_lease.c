@@ -1,0 +1,207 @@
+/*
+ * daemon_lease.c: this host's part in the lockspace and the "active" lease,
+ * through fence.h.
+ *
+ * Joining runs on fence's own thread; the loop waits for fence_join_fd().
+ * A lockspace this host's sanlock already runs for our host id (ssfmd was
+ * SIGKILLed and restarted, its sanlock kept renewing) counts as joined at
+ * once: fence_join_start asks sanlock first and treats "already there" as
+ * success.
+ *
+ * Lease checks while the lease is held, on the loop:
+ *   - every DAEMON_LEASE_CHECK_MS, fence_lease_current (no disk I/O): less
+ *     than FENCE_SAFE_LEFT_MS before sanlock would act is a lease loss;
+ *   - every DAEMON_JOIN_CHECK_MS, fence_join_poll: a lockspace sanlock
+ *     removed is a join failure (and the lease with it).
+ * And before acknowledging each batch, on the committer thread, ack_check
+ * makes the same fence_lease_current check.  That call reads only fields
+ * fixed at fence_open and talks to sanlock on a connection of its own, so it
+ * may run beside the loop's calls.
+ */
+#include "daemon.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+int daemon_lease_open(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+	int rc;
+
+	rc = fence_open(d->cfg->store, d->cfg->group, (unsigned)d->cfg->host_id, d->cfg->host,
+	    &d->fence, &err);
+	if (rc < 0) {
+		log_warnx("lease: %s", err.msg);
+		return rc;
+	}
+	rc = fence_join_start(d->fence, &err);
+	if (rc < 0) {
+		log_warnx("lease: %s", err.msg);
+		return rc;
+	}
+	if (fence_join_fd(d->fence) >= 0)
+		daemon_watch_fd(d, fence_join_fd(d->fence), DAEMON_TAG_JOIN);
+	log_info("joining lockspace %s as host id %lld (%s)", d->cfg->group, d->cfg->host_id,
+	    d->cfg->host);
+	daemon_lease_joined_fd(d);
+	return 0;
+}
+
+void daemon_lease_joined_fd(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+	int state;
+
+	if (d->joined || d->role.role != ROLE_JOINING)
+		return;
+	state = fence_join_poll(d->fence, &err);
+	if (state == FENCE_JOINING)
+		return;
+	daemon_unwatch_fd(d, fence_join_fd(d->fence));
+	if (state == FENCE_JOIN_FAILED) {
+		log_warnx("lease: cannot join: %s", err.msg);
+		d->exit_code = 1;
+		daemon_event(d, ROLE_EV_JOIN_FAILED);
+		return;
+	}
+	if (fence_set_killpath(d->fence, d->cfg->lease_lost_program, "TERM", &err) < 0) {
+		log_warnx("lease: %s", err.msg);
+		d->exit_code = 1;
+		daemon_event(d, ROLE_EV_JOIN_FAILED);
+		return;
+	}
+	d->joined = true;
+	d->join_check_at = daemon_now_ms() + DAEMON_JOIN_CHECK_MS;
+	log_info("joined lockspace %s as host id %lld; kill path %s", d->cfg->group,
+	    d->cfg->host_id, d->cfg->lease_lost_program);
+	daemon_event(d, ROLE_EV_JOINED);
+}
+
+void daemon_lease_try_acquire(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+	struct fence_holder holder;
+	uint64_t epoch = 0, started = daemon_wall_ms();
+	int rc;
+
+	memset(&holder, 0, sizeof(holder));
+	rc = fence_acquire(d->fence, &epoch, &holder, &err);
+	if (rc == 0) {
+		memset(&d->failover, 0, sizeof(d->failover));
+		d->failover.detected_ms = started;
+		d->failover.lease_acquired_ms = daemon_wall_ms();
+		snprintf(d->failover.reason, sizeof(d->failover.reason), "%s",
+		    d->promote_asked ? "promote" : "auto");
+		d->epoch = epoch;
+		atomic_store(&d->ack_epoch, epoch);
+		snprintf(d->lease_holder, sizeof(d->lease_holder), "%s", d->cfg->host);
+		log_info("lease acquired: epoch %" PRIu64, epoch);
+		daemon_event(d, ROLE_EV_LEASE_ACQUIRED);
+		return;
+	}
+	if (rc == -FENCE_EHELD) {
+		if (holder.name[0] != '\0')
+			snprintf(d->lease_holder, sizeof(d->lease_holder), "%s", holder.name);
+		log_debug("lease held elsewhere: %s", err.msg);
+	} else {
+		log_warnx("lease: acquire failed: %s", err.msg);
+	}
+	daemon_event(d, ROLE_EV_LEASE_REFUSED);
+}
+
+void daemon_lease_release(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+
+	atomic_store(&d->ack_epoch, 0);
+	if (fence_release(d->fence, &err) < 0 && err.code != -FENCE_ENOTHELD)
+		log_warnx("lease: release of epoch %" PRIu64 " failed: %s", d->epoch, err.msg);
+	else
+		log_info("lease released (epoch %" PRIu64 ")", d->epoch);
+	d->epoch = 0;
+	d->lease_holder[0] = '\0';
+}
+
+static void daemon_lease_check(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+	int held = 0, rc;
+	uint64_t lver = 0;
+
+	rc = fence_lease_current(d->fence, 0, &err);
+	if (rc <= 0) {
+		log_warnx("lease: epoch %" PRIu64 " is no longer safe to use: %s", d->epoch,
+		    rc < 0 ? err.msg : "too little time left before sanlock acts");
+		atomic_store(&d->ack_epoch, 0);
+		daemon_event(d, ROLE_EV_LEASE_LOST);
+		return;
+	}
+	rc = fence_inquire(d->fence, &held, &lver, &err);
+	if (rc == 0 && (!held || lver != d->epoch)) {
+		log_warnx("lease: sanlock says epoch %" PRIu64 " is no longer held by us", d->epoch);
+		atomic_store(&d->ack_epoch, 0);
+		daemon_event(d, ROLE_EV_LEASE_LOST);
+	}
+}
+
+void daemon_lease_tick(struct daemon *d, uint64_t now)
+{
+	struct fence_error err = { 0, "" };
+
+	if (d->acquire_at != 0 && now >= d->acquire_at) {
+		d->acquire_at = 0;
+		daemon_event(d, ROLE_EV_ACQUIRE_TIMER);
+	}
+	if (d->lease_check_at != 0 && now >= d->lease_check_at) {
+		d->lease_check_at = now + DAEMON_LEASE_CHECK_MS;
+		if (d->role.role == ROLE_ACTIVE && d->role.lease_held)
+			daemon_lease_check(d);
+	}
+	if (d->joined && d->join_check_at != 0 && now >= d->join_check_at) {
+		d->join_check_at = now + DAEMON_JOIN_CHECK_MS;
+		if (fence_join_poll(d->fence, &err) != FENCE_JOINED) {
+			log_warnx("lease: %s", err.msg);
+			d->joined = false;
+			d->join_check_at = 0;
+			d->exit_code = 1;
+			daemon_event(d, ROLE_EV_JOIN_FAILED);
+		}
+	}
+}
+
+void daemon_lease_close(struct daemon *d)
+{
+	struct fence_error err = { 0, "" };
+
+	if (d->fence == NULL)
+		return;
+	if (d->joined) {
+		if (fence_leave(d->fence, &err) < 0)
+			log_warnx("lease: leaving the lockspace: %s", err.msg);
+		else
+			log_info("left lockspace %s", d->cfg->group);
+	}
+	fence_close(d->fence);
+	d->fence = NULL;
+}
+
+int daemon_lease_ack_check(void *arg, uint64_t epoch, char *why, size_t why_len)
+{
+	struct daemon *d = arg;
+	struct fence_error err = { 0, "" };
+	int rc;
+
+	if (epoch == 0 || atomic_load(&d->ack_epoch) != epoch) {
+		snprintf(why, why_len, "epoch %" PRIu64 " is no longer this host's lease", epoch);
+		return 1;
+	}
+	rc = fence_lease_current(d->fence, 0, &err);
+	if (rc == 1)
+		return 0;
+	snprintf(why, why_len, "lease of epoch %" PRIu64 " not current: %s", epoch,
+	    rc < 0 ? err.msg : "too little time left before sanlock acts");
+	return 1;
+}
