@@ -123,7 +123,8 @@ struct daemon {
 	atomic_uint_fast64_t ack_epoch;    /* what ack_check accepts (0: nothing) */
 	char lease_holder[FENCE_HOST_NAME_MAX + 1];
 	uint64_t acquire_at, lease_check_at, join_check_at;
-	uint64_t acquire_started_ms;       /* realtime of the current try */
+	uint64_t lease_error_since;
+	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */        /* first of consecutive failed health checks */
 	bool promote_asked;                /* the acquire was a promote's */
 
 	/* writes */

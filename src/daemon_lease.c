@@ -20,9 +20,11 @@
  */
 #include "daemon.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -74,10 +76,41 @@ void daemon_lease_joined_fd(struct daemon *d)
 		return;
 	}
 	d->joined = true;
-	d->join_check_at = daemon_now_ms() + DAEMON_JOIN_CHECK_MS;
+	d->health_wait_since = daemon_now_ms();
+	d->join_check_at = d->health_wait_since;
 	log_info("joined lockspace %s as host id %lld; kill path %s", d->cfg->group,
 	    d->cfg->host_id, d->cfg->lease_lost_program);
-	daemon_event(d, ROLE_EV_JOINED);
+}
+
+/*
+ * sanlock answers health questions (sanlock_get_hosts) with -EAGAIN until
+ * its first renewal after the join, about a renewal interval later.  A
+ * lease acquired before then could not be checked before acknowledging, so
+ * the host stays JOINING until health answers.
+ */
+static void daemon_lease_health_wait(struct daemon *d, uint64_t now)
+{
+	struct fence_health h;
+	struct fence_error err = { 0, "" };
+	uint64_t limit = 1000ull * (FENCE_RENEW_INTERVAL((unsigned)d->cfg->io_timeout) * 3 + 5);
+
+	if (fence_lease_health(d->fence, &h, &err) == 0) {
+		log_info("lease health: renewed %lld ms ago, %lld ms before sanlock would act",
+		    (long long)h.age_ms, (long long)h.left_ms);
+		d->health_wait_since = 0;
+		d->join_check_at = now + DAEMON_JOIN_CHECK_MS;
+		daemon_event(d, ROLE_EV_JOINED);
+		return;
+	}
+	if (now - d->health_wait_since > limit) {
+		log_warnx("lease: no health from sanlock %llu ms after joining: %s",
+		    (unsigned long long)(now - d->health_wait_since), err.msg);
+		d->exit_code = 1;
+		d->join_check_at = 0;
+		daemon_event(d, ROLE_EV_JOIN_FAILED);
+		return;
+	}
+	d->join_check_at = now + 100;
 }
 
 void daemon_lease_try_acquire(struct daemon *d)
@@ -96,6 +129,7 @@ void daemon_lease_try_acquire(struct daemon *d)
 		snprintf(d->failover.reason, sizeof(d->failover.reason), "%s",
 		    d->promote_asked ? "promote" : "auto");
 		d->epoch = epoch;
+		d->lease_error_since = 0;
 		atomic_store(&d->ack_epoch, epoch);
 		snprintf(d->lease_holder, sizeof(d->lease_holder), "%s", d->cfg->host);
 		log_info("lease acquired: epoch %" PRIu64, epoch);
@@ -125,13 +159,46 @@ void daemon_lease_release(struct daemon *d)
 	d->lease_holder[0] = '\0';
 }
 
+/*
+ * sanlock answers a health question with an error now and then (-EAGAIN
+ * while it updates its host table, right after a join): that says nothing
+ * about the lease, which sanlock keeps renewing, and whose loss it reports
+ * through the kill path anyway.  So an error counts as a loss only when it
+ * lasts DAEMON_LEASE_ERROR_MS; "too little time left" counts at once.
+ */
+#define DAEMON_LEASE_ERROR_MS 1000
+
+static int daemon_lease_current(struct fence *f, struct fence_error *err)
+{
+	int rc = -EAGAIN;
+
+	for (unsigned i = 0; i < 5; i++) {
+		rc = fence_lease_current(f, 0, err);
+		if (rc >= 0)
+			return rc;
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
 static void daemon_lease_check(struct daemon *d)
 {
 	struct fence_error err = { 0, "" };
 	int held = 0, rc;
-	uint64_t lver = 0;
+	uint64_t lver = 0, now = daemon_now_ms();
 
 	rc = fence_lease_current(d->fence, 0, &err);
+	if (rc < 0) {
+		if (d->lease_error_since == 0)
+			d->lease_error_since = now;
+		if (now - d->lease_error_since < DAEMON_LEASE_ERROR_MS) {
+			log_debug("lease: health unknown for now: %s", err.msg);
+			return;
+		}
+	} else {
+		d->lease_error_since = 0;
+	}
 	if (rc <= 0) {
 		log_warnx("lease: epoch %" PRIu64 " is no longer safe to use: %s", d->epoch,
 		    rc < 0 ? err.msg : "too little time left before sanlock acts");
@@ -160,7 +227,10 @@ void daemon_lease_tick(struct daemon *d, uint64_t now)
 		if (d->role.role == ROLE_ACTIVE && d->role.lease_held)
 			daemon_lease_check(d);
 	}
-	if (d->joined && d->join_check_at != 0 && now >= d->join_check_at) {
+	if (d->joined && d->health_wait_since != 0 && d->join_check_at != 0 &&
+	    now >= d->join_check_at) {
+		daemon_lease_health_wait(d, now);
+	} else if (d->joined && d->join_check_at != 0 && now >= d->join_check_at) {
 		d->join_check_at = now + DAEMON_JOIN_CHECK_MS;
 		if (fence_join_poll(d->fence, &err) != FENCE_JOINED) {
 			log_warnx("lease: %s", err.msg);
@@ -198,7 +268,7 @@ int daemon_lease_ack_check(void *arg, uint64_t epoch, char *why, size_t why_len)
 		snprintf(why, why_len, "epoch %" PRIu64 " is no longer this host's lease", epoch);
 		return 1;
 	}
-	rc = fence_lease_current(d->fence, 0, &err);
+	rc = daemon_lease_current(d->fence, &err);
 	if (rc == 1)
 		return 0;
 	snprintf(why, why_len, "lease of epoch %" PRIu64 " not current: %s", epoch,

@@ -165,6 +165,13 @@ static void daemon_roles_step(struct daemon *d, enum role_event ev)
 			daemon_roles_act(d, bit, ev);
 		}
 	}
+	/* A lease given up as lost that sanlock still lets us hold (a health
+	 * check that failed while renewals went on) is released once the
+	 * service is stopped, so that the next acquire gets a new epoch. */
+	if (!next.lease_held && d->epoch != 0 && before != next.role &&
+	    (before == ROLE_CATCHUP || before == ROLE_ACTIVE || before == ROLE_DEMOTING) &&
+	    (next.role == ROLE_STANDBY || next.role == ROLE_STOPPED))
+		daemon_lease_release(d);
 	if (next.role == ROLE_ACTIVE && before != ROLE_ACTIVE)
 		d->lease_check_at = daemon_now_ms() + DAEMON_LEASE_CHECK_MS;
 	if (next.role != ROLE_ACTIVE && next.role != ROLE_CATCHUP)

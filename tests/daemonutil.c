@@ -22,11 +22,21 @@ void dg_setup(struct dgroup *g, int n, const char *tag)
 {
 	struct store_create_params p;
 	struct store_error err;
+	char path[PATH_MAX];
 
 	memset(g, 0, sizeof(*g));
-	snprintf(g->ssfmd, sizeof(g->ssfmd), "%s/src/ssfmd", tu_builddir());
+	/* $SSFMD: another daemon binary (a build elsewhere, or under valgrind's
+	 * wrapper script) for the same tests. */
+	if (getenv("SSFMD") != NULL && getenv("SSFMD")[0] != '\0')
+		snprintf(g->ssfmd, sizeof(g->ssfmd), "%s", getenv("SSFMD"));
+	else
+		snprintf(g->ssfmd, sizeof(g->ssfmd), "%s/src/ssfmd", tu_builddir());
 	if (access(g->ssfmd, X_OK) != 0)
 		tap_bail("%s not found: build the daemon first (make)", g->ssfmd);
+	snprintf(g->lease_lost, sizeof(g->lease_lost), "%s/fence/ssfm-lease-lost", tu_builddir());
+	if (realpath(g->lease_lost, path) == NULL)
+		tap_bail("%s: %s (build fence/ first)", g->lease_lost, strerror(errno));
+	snprintf(g->lease_lost, sizeof(g->lease_lost), "%s", path);
 	hosts_start(&g->hs, n, tag, DG_IO_TIMEOUT);
 	g->n = n;
 	memset(&p, 0, sizeof(p));
@@ -80,7 +90,7 @@ static int dg_write_conf(struct dgroup *g, int i)
 	    g->hs.group, d->h->name, d->h->id, g->hs.store);
 	fprintf(f, "socket = %s\npid_file = %s\n", d->sock, d->pid_file);
 	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = debug\n", DG_IO_TIMEOUT);
-	fprintf(f, "lease_lost_program = %s/fence/ssfm-lease-lost\n", tu_builddir());
+	fprintf(f, "lease_lost_program = %s\n", g->lease_lost);
 	for (int k = 0; k < d->nlines; k++)
 		fprintf(f, "%s\n", d->lines[k]);
 	rc = fclose(f);
@@ -105,6 +115,21 @@ static int dg_answers(void *arg)
 	return dg_status(g, i, &st, 1000) == 0;
 }
 
+/* The end of a daemon's log as diagnostics: why it did not start. */
+static void dg_log_tail(const char *path)
+{
+	size_t len = 0;
+	char *text = tu_read_file(path, &len);
+	char *p, *line;
+
+	if (text == NULL)
+		return;
+	p = len > 2000 ? text + len - 2000 : text;
+	for (line = strtok(p, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		tap_diag("  %s", line);
+	free(text);
+}
+
 int dg_start(struct dgroup *g, int i)
 {
 	struct dhost *d = &g->d[i];
@@ -122,6 +147,7 @@ int dg_start(struct dgroup *g, int i)
 	}
 	rc = tu_wait_until(dg_answers, a, 10000, 20);
 	if (rc != 1) {
+		dg_log_tail(d->log);
 		tap_diag("ssfmd of %s %s (log %s)", d->h->name,
 		    rc < 0 ? "exited at start" : "does not answer status within 10 s", d->log);
 		return -1;

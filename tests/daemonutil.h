@@ -9,7 +9,8 @@
  *     T/hostN/ssfmd.pid        its pid file
  *     T/hostN/ssfmd.log        its stderr (-f), appended across restarts
  *
- * Every ssfmd runs `ssfmd -f -c T/hostN/ssfm.conf` in host N's sanlock
+ * Every ssfmd runs `ssfmd -f -c T/hostN/ssfm.conf` (the build tree's
+ * src/ssfmd, or $SSFMD) in host N's sanlock
  * environment, at io_timeout 1 and a 50 ms poll_interval.  Processes are
  * registered with testutil: they are killed when the test exits, however it
  * exits; dg_stop() stops them gracefully first.
@@ -47,6 +48,7 @@ struct dgroup {
 	struct hosts hs;
 	int n;
 	char ssfmd[PATH_MAX];            /* the build tree's src/ssfmd */
+	char lease_lost[PATH_MAX];       /* its fence/ssfm-lease-lost, absolute */
 	struct dhost d[HOSTS_MAX + 1];   /* d[1..n] */
 };
 

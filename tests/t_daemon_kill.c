@@ -72,6 +72,29 @@ static void check_one_kill(void)
 	    "host%d restarts as a STANDBY", a);
 }
 
+/* The audit itself: it must see a wrong acknowledged version and a value
+ * nobody wrote, or its passing above means nothing. */
+static void check_audit_catches(struct dwriters *w, int a)
+{
+	struct dw_thread *th = &w->t[0];
+	uint64_t n = 0, saved;
+	char key[64];
+
+	while (n < th->attempted && (th->version[n] == 0 || n % 10 == 9))
+		n++;
+	if (a <= 0 || n >= th->attempted)
+		return;
+	saved = th->version[n];
+	th->version[n] = saved + 1;
+	ok(dw_audit(w, a, NULL) > 0, "the audit reports an acknowledged version the host does not hold");
+	th->version[n] = saved;
+	snprintf(key, sizeof(key), "%s/t00/n99999999", w->prefix);
+	if (dg_put(&g, a, key, "{\"p\":\"zl\",\"t\":0,\"n\":99999999}", NULL, NULL) == SSFM_OK)
+		ok(dw_audit(w, a, NULL) > 0, "the audit reports a value that was never written");
+	else
+		ok(0, "put %s on host%d", key, a);
+}
+
 static void check_zero_loss(void)
 {
 	struct dwriters w;
@@ -167,6 +190,7 @@ static void check_zero_loss(void)
 		ok(same, "every host has the same applied_seq%s", have ? " and state digest" : "");
 		is_int(seq, st[1].applied_seq, "the store on disk ends where the hosts do");
 	}
+	check_audit_catches(&w, a);
 	dw_free(&w);
 }
 
