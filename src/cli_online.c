@@ -4,6 +4,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli_online.h"
 
@@ -44,8 +45,12 @@ int cli_online_fail(ssfm_client *client, int rc, const char *what)
 		msg = ssfm_strerror(rc);
 	if (rc == SSFM_ENOTACTIVE) {
 		const char *active = ssfm_error_active_host(client);
-		cli_errx("%s: %s (active host: %s)", what, msg,
-		    active != NULL && active[0] != '\0' ? active : "none known");
+		if (active == NULL || active[0] == '\0')
+			cli_errx("%s: %s (no active host known)", what, msg);
+		else if (strstr(msg, active) != NULL)
+			cli_errx("%s: %s", what, msg);
+		else
+			cli_errx("%s: %s (active host: %s)", what, msg, active);
 	} else if (rc == SSFM_ECONFLICT) {
 		int64_t v = ssfm_error_version(client);
 		if (v == 0)
