@@ -164,7 +164,6 @@ static void check_writes(int active, int standby)
 	is_int(cli("-s", sock(standby), "put", "cli/b", "1"), 6, "put on the standby: exit 6");
 	ok(has(err, line), "not active names the active host");
 	is_int(cli("-s", sock(standby), "del", "cli/a"), 6, "del on the standby: exit 6");
-	ssfm_client *c = NULL;
 	int caught = 0;
 	for (int tries = 0; tries < 100 && !caught; tries++) {
 		caught = cli("-s", sock(standby), "get", "cli/a") == 0 && strcmp(out, "[2]\n") == 0;
@@ -172,7 +171,6 @@ static void check_writes(int active, int standby)
 			tu_sleep_ms(50);
 	}
 	ok(caught, "get on the standby returns the value written on the active");
-	ssfm_close(c);
 
 	is_int(cli("-s", sock(active), "del", "--expect", "1", "cli/a"), 7,
 	    "del --expect with a wrong version: exit 7");
