@@ -77,6 +77,7 @@ struct daemon_event {
 
 struct daemon_watcher {
 	uint64_t id;
+	uint64_t from;        /* operations after this seq only */
 	char *prefix;         /* NULL: every key */
 	size_t prefix_len;
 	struct daemon_watcher *next;
@@ -173,11 +174,14 @@ struct daemon {
 	atomic_bool snap_done;
 	int snap_rc;
 	uint64_t snap_seq;
-	char snap_msg[512];
+	char snap_msg[1100];
 	uint64_t snap_at;                  /* next snapshot by time */
 	uint64_t *snap_reqs;               /* requests waiting for it */
 	size_t snap_nreqs, snap_cap;
 	uint64_t snapshots_written;
+
+	uint64_t metrics_at;
+	bool metrics_failed;
 
 	struct daemon_failover failover;
 	uint64_t started_ms;
@@ -185,6 +189,7 @@ struct daemon {
 };
 
 /* daemon_loop.c */
+int daemon_loop_block_signals(void);      /* before any thread starts */
 int daemon_loop_init(struct daemon *d);
 int daemon_loop_run(struct daemon *d);
 void daemon_loop_close(struct daemon *d);
@@ -237,6 +242,7 @@ void daemon_service_free(struct daemon *d);
 /* daemon_status.c */
 json_t *daemon_status_json(struct daemon *d);
 void daemon_status_log_failover(struct daemon *d);
+void daemon_status_metrics_tick(struct daemon *d, uint64_t now);
 
 /* daemon_snapshot.c */
 void daemon_snapshot_tick(struct daemon *d, uint64_t now);

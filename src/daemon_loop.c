@@ -64,20 +64,35 @@ void daemon_unwatch_fd(struct daemon *d, int fd)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+static void daemon_loop_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+}
+
+int daemon_loop_block_signals(void)
+{
+	sigset_t set;
+
+	daemon_loop_sigset(&set);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
 int daemon_loop_init(struct daemon *d)
 {
 	sigset_t set;
 	int rc;
 
 	d->epfd = d->sigfd = d->timerfd = d->wakefd = -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -EINVAL;
-	signal(SIGPIPE, SIG_IGN);
+	daemon_loop_sigset(&set);
+	if ((rc = daemon_loop_block_signals()) < 0)
+		return rc;
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -146,6 +161,8 @@ static void daemon_loop_arm(struct daemon *d, uint64_t now)
 	daemon_loop_min(&next, d->check_at);
 	daemon_loop_min(&next, daemon_service_deadline(d));
 	daemon_loop_min(&next, d->snap_at);
+	if (d->cfg->metrics_file[0] != '\0')
+		daemon_loop_min(&next, d->metrics_at);
 	for (struct daemon_waiter *w = d->waiters; w != NULL; w = w->next)
 		daemon_loop_min(&next, w->deadline_ms);
 	if (next <= now)
@@ -167,6 +184,7 @@ static void daemon_loop_ticks(struct daemon *d)
 	daemon_run_events(d);
 	daemon_snapshot_tick(d, now);
 	daemon_requests_promote_check(d, now);
+	daemon_status_metrics_tick(d, now);
 }
 
 int daemon_loop_run(struct daemon *d)

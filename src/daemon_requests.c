@@ -11,8 +11,9 @@
  *    standby answers from its hot copy, and says up to which sequence number
  *    it has applied ("applied_seq"), so a reader can tell how fresh it is.
  *  - watch: a stream fed by the store's on_apply (committer or follow),
- *    starting from a ring of recent operations kept here; a "from" older
- *    than the ring ends the stream with "compacted".
+ *    starting from a ring of recent operations kept here, and for a "from"
+ *    older than the ring from the journal files (store_history_read); a
+ *    "from" older than the journal kept ends the stream with "compacted".
  *  - status, promote, demote, snapshot: the loop's own state.
  */
 #include "daemon.h"
@@ -274,6 +275,18 @@ static void daemon_history_drop_oldest(struct daemon *d)
 	d->hist_len--;
 }
 
+static void daemon_requests_end_watchers_locked(struct daemon *d, const char *reason)
+{
+	while (d->watchers != NULL) {
+		struct daemon_watcher *w = d->watchers;
+		d->watchers = w->next;
+		if (d->ctl != NULL)
+			control_reply(d->ctl, w->id, proto_event_end(reason));
+		free(w->prefix);
+		free(w);
+	}
+}
+
 void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 {
 	struct daemon *d = arg;
@@ -296,9 +309,12 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 	}
 	pthread_mutex_lock(&d->watch_lock);
 	if (d->last_seq != 0 && op->seq != d->last_seq + 1) {
-		/* a reload from a snapshot: what came before is not in memory */
+		/* A reload from a snapshot: what came before is not in memory, and
+		 * watchers would miss the operations skipped: they end, to read
+		 * again from where they are. */
 		daemon_history_clear(d);
 		d->hist_floor = op->seq - 1;
+		daemon_requests_end_watchers_locked(d, "compacted");
 	}
 	if (d->last_seq == 0 && d->hist_len == 0)
 		d->hist_floor = op->seq - 1;
@@ -307,21 +323,14 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 		d->ops_since_snapshot++;
 	if (line == NULL) {
 		/* no memory: watchers would miss this operation, so end them */
-		for (struct daemon_watcher *w = d->watchers; w != NULL; w = w->next)
-			control_reply(d->ctl, w->id, proto_event_end("error"));
-		while (d->watchers != NULL) {
-			struct daemon_watcher *w = d->watchers;
-			d->watchers = w->next;
-			free(w->prefix);
-			free(w);
-		}
+		daemon_requests_end_watchers_locked(d, "error");
 		daemon_history_clear(d);
 		d->hist_floor = op->seq;
 		pthread_mutex_unlock(&d->watch_lock);
 		return;
 	}
 	for (struct daemon_watcher *w = d->watchers; w != NULL; w = w->next)
-		if (daemon_requests_match(w, op->key, op->key_len, seal))
+		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal))
 			control_stream(d->ctl, w->id, strdup(line));
 	size_t bytes = strlen(line) + op->key_len;
 	while (d->hist_len > 0 && (d->hist_len == DAEMON_HISTORY_OPS ||
@@ -343,6 +352,59 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 	pthread_mutex_unlock(&d->watch_lock);
 }
 
+struct daemon_replay {
+	struct daemon *d;
+	struct daemon_watcher *w;
+	bool failed;
+};
+
+static void daemon_requests_replay_op(void *arg, const struct store_applied *op)
+{
+	struct daemon_replay *rp = arg;
+	bool seal = op->kind == STORE_OP_SEAL;
+	char host[STORE_HOST_MAX + 1];
+	char *line = NULL;
+
+	if (rp->failed || !daemon_requests_match(rp->w, op->key, op->key_len, seal))
+		return;
+	if (op->kind == STORE_OP_PUT) {
+		line = proto_event_put(op->seq, op->epoch, op->key, op->key_len, op->value,
+		    op->value_len);
+	} else if (op->kind == STORE_OP_DEL) {
+		line = proto_event_del(op->seq, op->epoch, op->key, op->key_len);
+	} else {
+		snprintf(host, sizeof(host), "%.*s", (int)op->key_len, op->key);
+		line = proto_event_seal(op->seq, op->epoch, host);
+	}
+	if (line == NULL || control_stream(rp->d->ctl, rp->w->id, line) < 0)
+		rp->failed = true;
+}
+
+/*
+ * A watch from before the ring: the journal files from "from" up to the
+ * ring's floor, read under watch_lock so that nothing applied meanwhile
+ * slips between the replay and the ring (the committer waits for it in
+ * on_apply: the replay reads one small file per batch).
+ */
+static const char *daemon_requests_replay(struct daemon *d, struct daemon_watcher *w,
+    uint64_t from)
+{
+	struct daemon_replay rp = { d, w, false };
+	struct store_error err = { 0, "" };
+	long long n;
+
+	n = store_history_read(d->st, from, d->hist_floor, daemon_requests_replay_op, &rp, &err);
+	if (n == -STORE_EGAP) {
+		log_debug("watch from %" PRIu64 ": %s", from, err.msg);
+		return "compacted";
+	}
+	if (n < 0 || rp.failed) {
+		log_warnx("watch from %" PRIu64 ": %s", from, n < 0 ? err.msg : "out of memory");
+		return "error";
+	}
+	return NULL;
+}
+
 static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_request *req)
 {
 	struct daemon_watcher *w = calloc(1, sizeof(*w));
@@ -358,15 +420,19 @@ static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_re
 	w->prefix_len = req->prefix ? strlen(req->prefix) : 0;
 	pthread_mutex_lock(&d->watch_lock);
 	from = req->from < 0 ? d->last_seq : (uint64_t)req->from;
+	w->from = from;
 	o = json_object();
 	json_object_set_new(o, "seq", json_integer((json_int_t)d->last_seq));
 	control_stream(d->ctl, id, proto_reply_ok(o));
 	if (from < d->hist_floor) {
-		pthread_mutex_unlock(&d->watch_lock);
-		control_reply(d->ctl, id, proto_event_end("compacted"));
-		free(w->prefix);
-		free(w);
-		return;
+		const char *end = daemon_requests_replay(d, w, from);
+		if (end != NULL) {
+			pthread_mutex_unlock(&d->watch_lock);
+			control_reply(d->ctl, id, proto_event_end(end));
+			free(w->prefix);
+			free(w);
+			return;
+		}
 	}
 	for (unsigned i = 0; i < d->hist_len; i++) {
 		struct daemon_event *e = &d->history[(d->hist_head + i) % DAEMON_HISTORY_OPS];
@@ -381,14 +447,7 @@ static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_re
 void daemon_requests_end_watches(struct daemon *d, const char *reason)
 {
 	pthread_mutex_lock(&d->watch_lock);
-	while (d->watchers != NULL) {
-		struct daemon_watcher *w = d->watchers;
-		d->watchers = w->next;
-		if (d->ctl != NULL)
-			control_reply(d->ctl, w->id, proto_event_end(reason));
-		free(w->prefix);
-		free(w);
-	}
+	daemon_requests_end_watchers_locked(d, reason);
 	pthread_mutex_unlock(&d->watch_lock);
 }
 

@@ -12,7 +12,12 @@
  */
 #include "daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -104,4 +109,61 @@ void daemon_status_log_failover(struct daemon *d)
 	    f->caught_up_ms ? f->caught_up_ms - f->detected_ms : 0,
 	    f->sealed_ms ? f->sealed_ms - f->detected_ms : 0,
 	    f->service_started_ms - f->detected_ms);
+}
+
+/*
+ * metrics_file: the status object, one line of JSON, rewritten every
+ * metrics_interval through a temporary name and rename(2), so a reader
+ * never sees half a file.  Not fsync'd: it is rewritten soon anyway.
+ */
+static int daemon_status_write_metrics(struct daemon *d)
+{
+	char tmp[4200];
+	json_t *o = daemon_status_json(d);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t len, off = 0;
+	int fd, rc = 0;
+
+	json_decref(o);
+	if (text == NULL)
+		return -ENOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg->metrics_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	len = strlen(text);
+	text[len++] = '\n';
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	if (rc == 0 && rename(tmp, d->cfg->metrics_file) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+out:
+	free(text);
+	return rc;
+}
+
+void daemon_status_metrics_tick(struct daemon *d, uint64_t now)
+{
+	int rc;
+
+	if (d->cfg->metrics_file[0] == '\0' || now < d->metrics_at)
+		return;
+	d->metrics_at = now + (uint64_t)d->cfg->metrics_interval;
+	rc = daemon_status_write_metrics(d);
+	if (rc < 0 && !d->metrics_failed)
+		log_warnx("metrics_file %s: %s", d->cfg->metrics_file, strerror(-rc));
+	d->metrics_failed = rc < 0;
 }

@@ -20,7 +20,10 @@
  *   {"op":"del","key":K[,"expect":N][,"id":S]}
  *       -> {"ok":true,"version":N}   (N: the sequence number of the delete)
  *   {"op":"get","key":K}
- *       -> {"ok":true,"value":V,"version":N}
+ *       -> {"ok":true,"value":V,"version":N,"applied_seq":S}
+ *       Reads (get, list, watch) are answered on any role: a standby
+ *       answers from its hot copy; S is the last sequence number it has
+ *       applied, so a reader can tell how fresh the answer is.
  *   {"op":"list"[,"prefix":P][,"start":S][,"limit":N]}
  *       keys starting with P, from the first key >= S, at most N
  *       (1..PROTO_LIST_MAX, default PROTO_LIST_DEFAULT), in byte order.

@@ -113,10 +113,21 @@ static int ssfmd_configure(struct conf *cfg, const struct ssfmd_opts *o)
 	for (size_t i = 0; i < o->n_overrides; i++)
 		n += conf_override(cfg, o->overrides[i], &errs);
 	n += conf_finish(cfg, &errs);
+	/* sanlock runs it when the lease cannot be renewed: a missing one would
+	 * only be noticed when it is needed most. */
+	if (cfg->lease_lost_program[0] != '\0' && access(cfg->lease_lost_program, X_OK) != 0) {
+		char *msg = NULL;
+		if (asprintf(&msg, "%s: lease_lost_program %s: %s", cfg->file ? cfg->file :
+		    "configuration", cfg->lease_lost_program, strerror(errno)) >= 0) {
+			fprintf(stderr, "%s\n", msg);
+			free(msg);
+		}
+		n++;
+	}
 	if (n > 0 || errs.count > 0) {
 		conf_errors_print(&errs, stderr);
-		fprintf(stderr, "ssfmd: %zu error%s in the configuration\n", errs.count,
-		    errs.count == 1 ? "" : "s");
+		fprintf(stderr, "ssfmd: %d error%s in the configuration\n", n,
+		    n == 1 ? "" : "s");
 		conf_errors_free(&errs);
 		return -1;
 	}
@@ -124,16 +135,34 @@ static int ssfmd_configure(struct conf *cfg, const struct ssfmd_opts *o)
 	return 0;
 }
 
-static int ssfmd_daemonize(void)
+/*
+ * Goes to the background.  The first process waits until the daemon says it
+ * has started (ready_fd, written by ssfmd_run once the store, the socket
+ * and the join are under way), so that `ssfmd` returns once the socket
+ * answers, and returns 1 when the daemon failed to start.
+ */
+static int ssfmd_daemonize(int *ready_fd)
 {
 	pid_t pid;
-	int fd;
+	int fd, pipefd[2];
 
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char c = 0;
+		ssize_t n;
+
+		close(pipefd[1]);
+		do {
+			n = read(pipefd[0], &c, 1);
+		} while (n < 0 && errno == EINTR);
+		_exit(n == 1 && c == '0' ? 0 : 1);
+	}
+	close(pipefd[0]);
+	*ready_fd = pipefd[1];
 	if (setsid() < 0)
 		return -errno;
 	pid = fork();
@@ -216,7 +245,7 @@ static int ssfmd_open_control(struct daemon *d)
 	return daemon_watch_fd(d, control_fd(d->ctl), DAEMON_TAG_CONTROL);
 }
 
-static int ssfmd_run(struct conf *cfg)
+static int ssfmd_run(struct conf *cfg, int ready_fd)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
 	int rc = 1;
@@ -236,6 +265,11 @@ static int ssfmd_run(struct conf *cfg)
 	log_info("ssfmd %s: group %s, host %s (id %lld), socket %s, auto_promote %s",
 	    PACKAGE_VERSION, cfg->group, cfg->host, cfg->host_id, cfg->socket,
 	    cfg->auto_promote ? "yes" : "no");
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "0", 1) != 1)
+			log_warn("telling the starting process that the daemon runs");
+		close(ready_fd);
+	}
 	daemon_loop_run(d);
 	rc = d->exit_code;
 out:
@@ -266,7 +300,7 @@ int main(int argc, char **argv)
 	struct ssfmd_opts o;
 	struct conf cfg;
 	char why[512];
-	int rc, pidfd;
+	int rc, pidfd, ready_fd = -1;
 
 	memset(&o, 0, sizeof(o));
 	rc = ssfmd_parse_args(argc, argv, &o);
@@ -288,6 +322,13 @@ int main(int argc, char **argv)
 		conf_free(&cfg);
 		return 0;
 	}
+	/* Before any thread starts (the syslog logger): signals go to the loop's
+	 * signalfd only, never to another thread's default action. */
+	if (daemon_loop_block_signals() < 0) {
+		fprintf(stderr, "ssfmd: cannot block signals\n");
+		conf_free(&cfg);
+		return 1;
+	}
 	if (o.foreground)
 		log_init("ssfmd", true, cfg.log_level);
 	pidfd = pidfile_acquire(cfg.pid_file, why, sizeof(why));
@@ -298,7 +339,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.foreground) {
-		rc = ssfmd_daemonize();
+		rc = ssfmd_daemonize(&ready_fd);
 		if (rc < 0) {
 			fprintf(stderr, "ssfmd: going to the background: %s\n", strerror(-rc));
 			pidfile_release(pidfd, cfg.pid_file);
@@ -309,7 +350,7 @@ int main(int argc, char **argv)
 		pidfile_write(pidfd, getpid());
 	}
 	umask(022);
-	rc = ssfmd_run(&cfg);
+	rc = ssfmd_run(&cfg, ready_fd);
 	pidfile_release(pidfd, cfg.pid_file);
 	conf_free(&cfg);
 	log_shutdown();

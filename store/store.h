@@ -170,6 +170,20 @@ int store_reload(struct store *st, struct store_error *err);
  * readdir: callers do it seldom.  Returns 1 if so, 0 if not, or < 0. */
 int store_check_gap(struct store *st, struct store_error *err);
 
+/*
+ * Reads operations from + 1 .. to back from the journal files, in order,
+ * passing each to fn (pointers valid during the call only), without
+ * applying anything: for a watcher that starts further back than the
+ * caller keeps in memory.  Stale batches (older than a seal read before
+ * them) are passed over.  Returns the number of operations passed, or
+ * -STORE_EGAP when the journal no longer holds from + 1 (compacted) or a
+ * file is missing, -STORE_EDAMAGED, or -errno.  Reads a directory listing
+ * and then one file per batch; safe beside the committer and store_follow.
+ */
+long long store_history_read(struct store *st, uint64_t from, uint64_t to,
+    void (*fn)(void *arg, const struct store_applied *op), void *arg,
+    struct store_error *err);
+
 /* ---- writing (the active host only) ------------------------------------ */
 
 struct store_seal_info {

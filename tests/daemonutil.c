@@ -46,12 +46,16 @@ void dg_setup(struct dgroup *g, int n, const char *tag)
 		tap_bail("store_create %s: %s", g->hs.store, err.msg);
 	for (int i = 1; i <= n; i++) {
 		struct dhost *d = &g->d[i];
+		char dir[sizeof(g->hs.host[i].dir)];
+
+		/* A copy: gcc -O1 cannot tell d's fields from host[i].dir, both in g. */
+		memcpy(dir, g->hs.host[i].dir, sizeof(dir));
 		d->h = &g->hs.host[i];
-		snprintf(d->conf, sizeof(d->conf), "%s/ssfm.conf", d->h->dir);
-		if (snprintf(d->sock, sizeof(d->sock), "%s/s.sock", d->h->dir) >= (int)sizeof(d->sock))
-			tap_bail("socket path too long under %s", d->h->dir);
-		snprintf(d->pid_file, sizeof(d->pid_file), "%s/ssfmd.pid", d->h->dir);
-		snprintf(d->log, sizeof(d->log), "%s/ssfmd.log", d->h->dir);
+		snprintf(d->conf, sizeof(d->conf), "%s/ssfm.conf", dir);
+		if (snprintf(d->sock, sizeof(d->sock), "%s/s.sock", dir) >= (int)sizeof(d->sock))
+			tap_bail("socket path too long under %s", dir);
+		snprintf(d->pid_file, sizeof(d->pid_file), "%s/ssfmd.pid", dir);
+		snprintf(d->log, sizeof(d->log), "%s/ssfmd.log", dir);
 	}
 }
 
@@ -258,11 +262,25 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 	return 0;
 }
 
+int dg_running(struct dgroup *g, int i)
+{
+	int status;
+
+	if (g->d[i].pid <= 0)
+		return 0;
+	status = tu_kill_wait(g->d[i].pid, 0, 0);
+	if (status == -1)
+		return 1;
+	tap_diag("host%d's ssfmd exited (status %#x; log %s)", i, (unsigned)status, g->d[i].log);
+	g->d[i].pid = 0;
+	return 0;
+}
+
 int dg_has_role(struct dgroup *g, int i, const char *role)
 {
 	struct dg_status st;
 
-	if (g->d[i].pid <= 0)
+	if (!dg_running(g, i))
 		return 0;
 	return dg_status(g, i, &st, 1000) == 0 && strcasecmp(st.role, role) == 0;
 }
@@ -330,7 +348,7 @@ static int dg_all_applied(void *arg)
 	for (int i = 1; i <= c->g->n; i++) {
 		struct dg_status st;
 
-		if (c->g->d[i].pid <= 0)
+		if (!dg_running(c->g, i))
 			continue;
 		if (dg_status(c->g, i, &st, 1000) != 0 || st.applied_seq < c->target)
 			return 0;

@@ -93,6 +93,8 @@ void dg_stop(struct dgroup *g);
 /* ssfm_status on host i; 0 or a negative ssfm code.  Never blocks longer
  * than timeout_ms (a stopped daemon). */
 int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms);
+/* 1 while host i's ssfmd runs (an exit is noted, reaped and reported). */
+int dg_running(struct dgroup *g, int i);
 /* 1 if host i answers status with this role. */
 int dg_has_role(struct dgroup *g, int i, const char *role);
 /* Waits until host i reports role; 1 if it did in time. */

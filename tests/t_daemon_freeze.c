@@ -174,6 +174,11 @@ int main(void)
 	ok(!dg_has_role(&g, a, "ACTIVE"), "host%d does not stay ACTIVE", a);
 	is_int(dg_find_active(&g), b, "host%d is the only ACTIVE host", b);
 
+	if (!dg_running(&g, a))
+		ok(dg_start(&g, a) == 0 && dg_wait_role(&g, a, "STANDBY", 60000),
+		    "host%d's ssfmd ended after its lease was lost; restarted, it is a STANDBY", a);
+	else
+		ok(dg_wait_role(&g, a, "STANDBY", 60000), "host%d goes back to STANDBY", a);
 	acks = dw_acks(&w);
 	ok(dw_wait_acks(&w, acks + 100, 30000), "writers still go on through host%d", b);
 	dw_stop(&w);
@@ -196,9 +201,8 @@ int main(void)
 		int stale = 0;
 		long rc;
 
-		if (g.d[i].pid <= 0 || tu_kill_wait(g.d[i].pid, 0, 0) != -1) {
+		if (!dg_running(&g, i)) {
 			tap_diag("host%d's ssfmd is not running (log %s)", i, g.d[i].log);
-			g.d[i].pid = 0;
 			continue;
 		}
 		is_int(dw_audit(&w, i, NULL), 0, "audit on host%d", i);

@@ -65,9 +65,11 @@ static void node_conf(struct node *n, struct host *h)
 	    "poll_interval = 50ms\n"
 	    "journal_retention = 1s\n"
 	    "lease_lost_program = %s/fence/ssfm-lease-lost\n"
+	    "metrics_file = %s/metrics.json\n"
+	    "metrics_interval = 200ms\n"
 	    "log_level = debug\n",
 	    h->name, hs.group, h->name, h->id, hs.store, n->sock, n->pidf, hs.io_timeout,
-	    builddir);
+	    builddir, h->dir);
 	if (tu_write_file(n->conf, text, strlen(text)) < 0)
 		tap_bail("cannot write %s", n->conf);
 }
@@ -188,6 +190,78 @@ static int node_put(struct node *n, const char *key, const char *json, uint64_t 
 	return rc;
 }
 
+struct watch_seen {
+	int k1, k3, in_order;
+	uint64_t last_seq;
+};
+
+static int watch_event(void *arg, const struct ssfm_event *ev)
+{
+	struct watch_seen *ws = arg;
+
+	if (ev->seq <= ws->last_seq)
+		ws->in_order = 0;
+	ws->last_seq = ev->seq;
+	if (ev->kind == SSFM_EVENT_PUT && strcmp(ev->key, "k1") == 0)
+		ws->k1 = 1;
+	if (ev->kind == SSFM_EVENT_PUT && strcmp(ev->key, "k3") == 0)
+		ws->k3 = 1;
+	return ws->k3;
+}
+
+static int metrics_active(void *arg)
+{
+	char *m = tu_read_file(arg, NULL);
+	int good = m != NULL && strstr(m, "\"role\":\"ACTIVE\"") != NULL &&
+	    strstr(m, "\"lease_acquired_after_ms\"") != NULL;
+
+	free(m);
+	return good;
+}
+
+static int pid_gone(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Without -f: the daemon goes to the background, writes its own pid to the
+ * pid file, serves, and stops in order on SIGTERM. */
+static void check_background(struct node *n)
+{
+	char *argv[] = { ssfmd_path, "-c", n->conf, NULL };
+	char *text, *json = NULL;
+	ssfm_client *c = NULL;
+	pid_t pid = 0;
+	int status;
+
+	status = host_run(n->h, argv, n->log, 20000);
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "without -f, ssfmd returns at once (it went to the background)");
+	text = tu_read_file(n->pidf, NULL);
+	if (text != NULL)
+		pid = (pid_t)strtol(text, NULL, 10);
+	free(text);
+	ok(pid > 0 && kill(pid, 0) == 0, "the pid file names the running daemon (%d)", (int)pid);
+	if (pid <= 0)
+		return;
+	tu_track_pid(pid);
+	ok(wait_role(n, "ACTIVE", 60000), "the background daemon serves and becomes ACTIVE alone");
+	if (ssfm_connect(n->sock, &c) == 0 && ssfm_status(c, &json) == 0) {
+		char want[32];
+		snprintf(want, sizeof(want), "\"pid\":%d", (int)pid);
+		ok(strstr(json, want) != NULL, "its status reports that pid");
+	} else {
+		ok(0, "its status reports that pid");
+	}
+	free(json);
+	ssfm_close(c);
+	kill(pid, SIGTERM);
+	ok(tu_wait_until(pid_gone, &pid, 30000, 20), "SIGTERM stops the background daemon");
+	ok(!tu_file_exists(n->pidf), "... and it removes its pid file");
+}
+
 static void check_config_errors(void)
 {
 	char bad[4200], *out = NULL, *err = NULL;
@@ -288,30 +362,56 @@ int main(void)
 
 	check_second_daemon(sby);
 
+	char metrics[4300];
+	snprintf(metrics, sizeof(metrics), "%s/metrics.json", act->h->dir);
+	ok(tu_wait_until(metrics_active, metrics, 5000, 20),
+	    "metrics_file holds the status, with the role and the failover timeline");
+
 	/* Graceful: SIGTERM on the active. */
 	t0 = tu_now_ms();
-	status = tu_kill_wait(act->pid, SIGTERM, 30000);
+	kill(act->pid, SIGTERM);
+	ok(wait_role(sby, "ACTIVE", 20000), "SIGTERM on the active: the standby becomes ACTIVE");
+	tap_diag("takeover after SIGTERM: %llu ms (SIGTERM to status ACTIVE)",
+	    (unsigned long long)(tu_now_ms() - t0));
+	status = tu_kill_wait(act->pid, 0, 30000);
 	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "SIGTERM: the active stops in order and exits 0");
-	ok(wait_role(sby, "ACTIVE", 20000), "the standby becomes ACTIVE");
-	tap_diag("takeover after SIGTERM: %llu ms", (unsigned long long)(tu_now_ms() - t0));
+	    "the old active stopped in order and exited 0");
 	v = node_get(sby, "k1");
 	is_str(v ? v : "(none)", "{\"n\":1}", "the new active has the key");
 	free(v);
 	ok(node_put(sby, "k3", "[3]", &version, NULL, 0) == 0, "the new active takes writes");
 
-	/* The old active comes back as a standby. */
+	/* A snapshot on the active, then the old active comes back as a
+	 * standby: it loads the snapshot, so what came before it is not in its
+	 * memory, and a watch from 0 replays it from the journal files. */
+	ssfm_client *c = NULL;
+	uint64_t snap = 0;
+	ok(ssfm_connect(sby->sock, &c) == 0 && ssfm_snapshot(c, &snap) == 0 && snap > 0,
+	    "a snapshot on the active (seq %llu)", (unsigned long long)snap);
+	ssfm_close(c);
 	node_start(act);
 	ok(wait_role(act, "STANDBY", 60000), "the restarted host joins as STANDBY");
 	kw.n = act;
 	kw.key = "k3";
 	ok(tu_wait_until(key_present, &kw, 10000, 10), "... and follows the journal");
+	struct watch_seen ws = { 0, 0, 1, 0 };
+	c = NULL;
+	int wrc = ssfm_connect(act->sock, &c);
+	if (wrc == 0)
+		wrc = ssfm_watch(c, 0, "k", watch_event, &ws);
+	ok(wrc == 0 && ws.k1 && ws.k3 && ws.in_order,
+	    "a watch from 0 on that standby streams k1 (before its snapshot) and k3, in order");
+	if (wrc != 0)
+		tap_diag("watch: %d %s", wrc, c ? ssfm_errmsg(c) : "");
+	ssfm_close(c);
 
 	/* SIGKILL of the active: the lease frees at once (its sanlock lives). */
 	t0 = tu_now_ms();
-	tu_kill_wait(sby->pid, SIGKILL, 10000);
+	kill(sby->pid, SIGKILL);
 	ok(wait_role(act, "ACTIVE", 20000), "after SIGKILL of the active, the standby takes over");
-	tap_diag("takeover after SIGKILL: %llu ms", (unsigned long long)(tu_now_ms() - t0));
+	tap_diag("takeover after SIGKILL: %llu ms (SIGKILL to status ACTIVE)",
+	    (unsigned long long)(tu_now_ms() - t0));
+	tu_kill_wait(sby->pid, 0, 10000);
 	v = node_get(act, "k3");
 	is_str(v ? v : "(none)", "[3]", "... holding every acknowledged write");
 	free(v);
@@ -320,8 +420,22 @@ int main(void)
 	    "an ssfmd restarted after SIGKILL (its sanlock still joined) comes back as STANDBY");
 	node_role(sby, role, sizeof(role));
 
-	tu_kill_wait(act->pid, SIGTERM, 30000);
-	tu_kill_wait(sby->pid, SIGTERM, 30000);
+	status = tu_kill_wait(act->pid, SIGTERM, 30000);
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "SIGTERM on the active again: exit 0");
+	status = tu_kill_wait(sby->pid, SIGTERM, 30000);
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "SIGTERM on the standby: exit 0");
+	/* Under the sanitizers, the daemons' reports land in their logs. */
+	for (int i = 1; i <= 2; i++) {
+		char *logtext = tu_read_file(nodes[i].log, NULL);
+		ok(logtext != NULL && strstr(logtext, "Sanitizer") == NULL &&
+		    strstr(logtext, "runtime error") == NULL,
+		    "%s's log holds no sanitizer report", nodes[i].h->name);
+		free(logtext);
+	}
+	check_background(&nodes[1]);
+
 	if (tap_failed())
 		tap_diag("logs: %s %s", nodes[1].log, nodes[2].log);
 	hosts_stop(&hs);
