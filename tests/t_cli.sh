@@ -88,7 +88,7 @@ run "$ssfm" frobnicate
 is "$rc" 2 "unknown command: exit 2"
 err_has 'ssfm: unknown command "frobnicate"'
 check $? "unknown command: message names it"
-run "$ssfm" get "$s"
+run "$ssfm" get   # no operand (with only a non-store DIR, get is online)
 is "$rc" 2 "get without a key: exit 2"
 err_has "usage: ssfm get"
 check $? "get without a key: usage line on stderr"
