@@ -128,10 +128,10 @@ int main(void)
 	ok(r.timed_out, "and is marked timed out");
 	ok(r.elapsed_ms >= 200 && r.elapsed_ms < 4000, "after about 200 ms (%llu ms)", (unsigned long long)r.elapsed_ms);
 
-	const char *stubborn = write_script(dir, "stubborn.sh",
+	const char *sigterm_ignorer = write_script(dir, "sigterm_ignorer.sh",
 	    "trap '' TERM\necho ignoring TERM\nwhile :; do sleep 1; done\n");
-	char *argv_stubborn[] = { "/bin/sh", (char *)stubborn, NULL };
-	is_int(run_hook(argv_stubborn, 200, 300, &r), 0, "a hook that ignores SIGTERM starts");
+	char *argv_sigterm_ignorer[] = { "/bin/sh", (char *)sigterm_ignorer, NULL };
+	is_int(run_hook(argv_sigterm_ignorer, 200, 300, &r), 0, "a hook that ignores SIGTERM starts");
 	ok(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL, "is SIGKILLed after the grace period: %s", r.described);
 	ok(r.elapsed_ms >= 500 && r.elapsed_ms < 10000, "timeout + grace = 500 ms (%llu ms)", (unsigned long long)r.elapsed_ms);
 	is_str(r.lines[0], "hook_test|ignoring TERM", "its output was logged before");
