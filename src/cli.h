@@ -113,6 +113,38 @@ int cli_json_entry(FILE *f, const char *key, size_t key_len,
 char *cli_quote(const char *s, size_t len);
 void cli_quote_free(char *q);
 
+/* ---- get and list, offline and online (cli_get.c, cli_list.c) ----------
+ * Both forms of a command share their options and their output; only where
+ * the keys come from differs (a store directory, or the daemon).
+ * The *_options functions return CLI_GO_ON when the command should go on,
+ * else the exit status to return at once (usage error, --help). */
+#define CLI_GO_ON (-1)
+int cli_get_options(const struct cli_command *cmd, int argc, char **argv,
+    int *with_version);
+/* Prints a value as get does: the JSON text, or with_version the entry. */
+void cli_get_print(const char *key, size_t key_len, const char *value,
+    size_t value_len, uint64_t version, int with_version);
+
+struct cli_listing {
+	int json;
+	uint64_t limit;         /* 0: no limit */
+	uint64_t count;
+	char *next;             /* the first key beyond the limit */
+	size_t next_len;
+	int error;              /* < 0: -ENOMEM; 1: output failed */
+};
+/* Parses --limit, --start (checked as a key) and --json into l and *start. */
+int cli_list_options(const struct cli_command *cmd, int argc, char **argv,
+    struct cli_listing *l, const char **start);
+/* Prints one key (or, past the limit, remembers it as "next"); returns 1 to
+ * stop the walk.  Fits store_list_fn with l as arg. */
+int cli_listing_key(void *l, const char *key, size_t key_len,
+    const char *value, size_t value_len, uint64_t version);
+void cli_listing_begin(const struct cli_listing *l);
+/* Ends the JSON form with "next" when the listing succeeded (ok), and frees
+ * what the listing holds either way. */
+void cli_listing_end(struct cli_listing *l, int ok);
+
 /* ---- walking keys (cli_scan.c) ----------------------------------------- */
 
 /*

@@ -12,7 +12,8 @@
 
 #include "cli.h"
 
-static int cli_get_run(const struct cli_command *cmd, int argc, char **argv)
+int cli_get_options(const struct cli_command *cmd, int argc, char **argv,
+    int *with_version)
 {
 	enum { OPT_VERSION = 256 };
 	static const struct option longopts[] = {
@@ -20,12 +21,13 @@ static int cli_get_run(const struct cli_command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int with_version = 0, c;
+	int c;
 
+	*with_version = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_VERSION:
-			with_version = 1;
+			*with_version = 1;
 			break;
 		case 'h':
 			return cli_command_help(cmd);
@@ -34,12 +36,32 @@ static int cli_get_run(const struct cli_command *cmd, int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
+	return CLI_GO_ON;
+}
+
+void cli_get_print(const char *key, size_t key_len, const char *value,
+    size_t value_len, uint64_t version, int with_version)
+{
+	if (with_version)
+		cli_json_entry(stdout, key, key_len, value, value_len, version);
+	else
+		fwrite(value, 1, value_len, stdout);
+	putchar('\n');
+}
+
+static int cli_get_run(const struct cli_command *cmd, int argc, char **argv)
+{
+	int with_version;
+	int status = cli_get_options(cmd, argc, argv, &with_version);
+
+	if (status != CLI_GO_ON)
+		return status;
 	if (argc - optind != 2)
 		return cli_usage_error(cmd, "get takes a directory and a key");
 	const char *dir = argv[optind];
 	const char *key = argv[optind + 1];
 	size_t key_len = strlen(key);
-	int status = cli_check_key_arg("key", key);
+	status = cli_check_key_arg("key", key);
 	if (status != CLI_EXIT_OK)
 		return status;
 
@@ -60,13 +82,9 @@ static int cli_get_run(const struct cli_command *cmd, int argc, char **argv)
 	} else if (rc < 0) {
 		struct store_error none = { 0 };
 		status = cli_fail(rc, &none, dir);
-	} else if (with_version) {
-		if (cli_json_entry(stdout, key, key_len, value, value_len,
-		    version) == 0)
-			putchar('\n');
 	} else {
-		fwrite(value, 1, value_len, stdout);
-		putchar('\n');
+		cli_get_print(key, key_len, value, value_len, version,
+		    with_version);
 	}
 	free(value);
 	return cli_finish(st, dir, status);

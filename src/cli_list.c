@@ -18,16 +18,7 @@
 
 #include "cli.h"
 
-struct cli_listing {
-	int json;
-	uint64_t limit;         /* 0: no limit */
-	uint64_t count;
-	char *next;             /* the first key beyond the limit */
-	size_t next_len;
-	int error;              /* < 0: -ENOMEM; 1: output failed */
-};
-
-static int cli_list_key(void *arg, const char *key, size_t key_len,
+int cli_listing_key(void *arg, const char *key, size_t key_len,
     const char *value, size_t value_len, uint64_t version)
 {
 	struct cli_listing *l = arg;
@@ -59,7 +50,28 @@ static int cli_list_key(void *arg, const char *key, size_t key_len,
 	return 0;
 }
 
-static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
+void cli_listing_begin(const struct cli_listing *l)
+{
+	if (l->json)
+		fputs("{\"keys\":[\n", stdout);
+}
+
+void cli_listing_end(struct cli_listing *l, int ok)
+{
+	if (ok && l->json) {
+		fputs(l->count > 0 ? "\n],\"next\":" : "],\"next\":", stdout);
+		if (l->next != NULL)
+			cli_json_string(stdout, l->next, l->next_len);
+		else
+			fputs("null", stdout);
+		fputs("}\n", stdout);
+	}
+	free(l->next);
+	l->next = NULL;
+}
+
+int cli_list_options(const struct cli_command *cmd, int argc, char **argv,
+    struct cli_listing *l, const char **start)
 {
 	enum { OPT_LIMIT = 256, OPT_START, OPT_JSON };
 	static const struct option longopts[] = {
@@ -69,22 +81,21 @@ static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_listing l = { 0 };
-	const char *start = NULL;
-	int c, status;
+	int c;
 
+	*start = NULL;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LIMIT:
-			if (cli_parse_u64(optarg, 1, SIZE_MAX - 1, &l.limit) < 0)
+			if (cli_parse_u64(optarg, 1, SIZE_MAX - 1, &l->limit) < 0)
 				return cli_usage_error(cmd, "--limit %s: expected "
 				    "a whole number of keys, at least 1", optarg);
 			break;
 		case OPT_START:
-			start = optarg;
+			*start = optarg;
 			break;
 		case OPT_JSON:
-			l.json = 1;
+			l->json = 1;
 			break;
 		case 'h':
 			return cli_command_help(cmd);
@@ -93,6 +104,22 @@ static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
 			    "argument: %s", argv[optind - 1]);
 		}
 	}
+	if (*start != NULL) {
+		int status = cli_check_key_arg("--start", *start);
+		if (status != CLI_EXIT_OK)
+			return status;
+	}
+	return CLI_GO_ON;
+}
+
+static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
+{
+	struct cli_listing l = { 0 };
+	const char *start;
+	int status = cli_list_options(cmd, argc, argv, &l, &start);
+
+	if (status != CLI_GO_ON)
+		return status;
 	if (argc - optind < 1 || argc - optind > 2)
 		return cli_usage_error(cmd, "list takes a directory and "
 		    "optionally a key prefix");
@@ -102,18 +129,14 @@ static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
 	if (prefix[0] != '\0' &&
 	    (status = cli_check_key_arg("prefix", prefix)) != CLI_EXIT_OK)
 		return status;
-	if (start != NULL &&
-	    (status = cli_check_key_arg("--start", start)) != CLI_EXIT_OK)
-		return status;
 
 	struct store *st;
 	status = cli_open(dir, &st);
 	if (status != CLI_EXIT_OK)
 		return status;
 
-	if (l.json)
-		fputs("{\"keys\":[\n", stdout);
-	int rc = cli_scan(st, prefix, start, cli_list_key, &l);
+	cli_listing_begin(&l);
+	int rc = cli_scan(st, prefix, start, cli_listing_key, &l);
 	if (rc == 0 && l.error < 0)
 		rc = l.error;
 	if (rc < 0) {
@@ -122,15 +145,8 @@ static int cli_list_run(const struct cli_command *cmd, int argc, char **argv)
 	} else if (l.error > 0) {
 		cli_errx("standard output: write failed while listing %s", dir);
 		status = CLI_EXIT_SYSTEM;
-	} else if (l.json) {
-		fputs(l.count > 0 ? "\n],\"next\":" : "],\"next\":", stdout);
-		if (l.next != NULL)
-			cli_json_string(stdout, l.next, l.next_len);
-		else
-			fputs("null", stdout);
-		fputs("}\n", stdout);
 	}
-	free(l.next);
+	cli_listing_end(&l, status == CLI_EXIT_OK);
 	return cli_finish(st, dir, status);
 }
 
