@@ -329,9 +329,20 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 		pthread_mutex_unlock(&d->watch_lock);
 		return;
 	}
-	for (struct daemon_watcher *w = d->watchers; w != NULL; w = w->next)
-		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal))
-			control_stream(d->ctl, w->id, strdup(line));
+	for (struct daemon_watcher **wp = &d->watchers; *wp != NULL;) {
+		struct daemon_watcher *w = *wp;
+		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal) &&
+		    control_stream(d->ctl, w->id, strdup(line)) < 0) {
+			/* A watcher that missed an operation must not go on as if
+			 * it had not: end its stream, as when memory ran out above. */
+			*wp = w->next;
+			control_reply(d->ctl, w->id, proto_event_end("error"));
+			free(w->prefix);
+			free(w);
+			continue;
+		}
+		wp = &w->next;
+	}
 	size_t bytes = strlen(line) + op->key_len;
 	while (d->hist_len > 0 && (d->hist_len == DAEMON_HISTORY_OPS ||
 	    d->hist_bytes + bytes > DAEMON_HISTORY_BYTES))
