@@ -4,7 +4,8 @@
  * status --json prints the daemon's status object as it sent it (one line);
  * without it, the fields a person looks at first, one per line, and the
  * last failover's timeline with each step's time since the failure was
- * detected.  Fields the daemon did not send are shown as "-".
+ * detected.  The metrics of metrics_file (ssfmd(8) METRICS) are fields of
+ * the same object.  Fields the daemon did not send are shown as "-".
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -86,6 +87,20 @@ static void cli_status_print(const json_t *st)
 	cli_status_field("active host:", json_object_get(st, "active_host"));
 	cli_status_field("keys:", json_object_get(st, "keys"));
 	cli_status_field("service:", json_object_get(st, "service"));
+	cli_status_field("quarantined:", json_object_get(st, "quarantined_files"));
+	cli_status_field("failovers:", json_object_get(st, "failovers"));
+	const json_t *hooks = json_object_get(st, "hook_failures");
+	if (json_is_object(hooks)) {
+		const char *name;
+		const json_t *count;
+		printf("%-16s", "hook failures:");
+		json_object_foreach((json_t *)hooks, name, count)
+			printf(" %s %" JSON_INTEGER_FORMAT, name, json_integer_value(count));
+		putchar('\n');
+	}
+	const json_t *age = json_object_get(st, "lease_renewal_age_seconds");
+	if (json_is_number(age))
+		printf("%-16s%.1f s\n", "lease renewed:", json_number_value(age));
 	const json_t *blocked = json_object_get(st, "blocked");
 	if (blocked != NULL)
 		cli_status_field("blocked:", blocked);
@@ -109,6 +124,10 @@ static void cli_status_print(const json_t *st)
 	cli_status_time(json_object_get(f, "detected"));
 	putchar('\n');
 	cli_status_step(f, "lease acquired", "lease_acquired");
+	if (json_object_get(f, "fence_started") != NULL) {
+		cli_status_step(f, "fence started", "fence_started");
+		cli_status_step(f, "fenced", "fenced");
+	}
 	cli_status_step(f, "caught up", "caught_up");
 	cli_status_step(f, "sealed", "sealed");
 	cli_status_step(f, "service started", "service_started");

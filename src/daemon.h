@@ -93,6 +93,8 @@ struct daemon_waiter {        /* a promote --wait */
 struct daemon_failover {
 	uint64_t detected_ms;         /* the acquire that won started (or promote asked) */
 	uint64_t lease_acquired_ms;
+	uint64_t fence_started_ms;    /* fence_hook started (0: none configured) */
+	uint64_t fenced_ms;           /* fence_hook ended well */
 	uint64_t caught_up_ms;        /* every batch that existed applied */
 	uint64_t sealed_ms;           /* our seal durable */
 	uint64_t service_started_ms;  /* hook_start ended well (or none configured) */
@@ -103,6 +105,18 @@ struct daemon_failover {
 };
 
 #define DAEMON_EVQ 32
+
+/* A Prometheus histogram filled by the committer thread (on_commit) and read
+ * by the loop: per-bucket counts (not cumulative), the last one +Inf.  The
+ * count is the buckets' total, so a reader's figures always agree. */
+#define DAEMON_HIST_MAX 16
+struct daemon_histogram {
+	atomic_uint_fast64_t bucket[DAEMON_HIST_MAX];
+	atomic_uint_fast64_t sum;     /* in the unit of DAEMON_*_BOUNDS' scale */
+};
+
+enum daemon_hook_failure { DAEMON_FAIL_START, DAEMON_FAIL_STOP, DAEMON_FAIL_CHECK,
+	DAEMON_FAIL_FENCE, DAEMON_FAIL_COUNT };
 
 struct daemon {
 	struct conf *cfg;
@@ -182,6 +196,10 @@ struct daemon {
 
 	uint64_t metrics_at;
 	bool metrics_failed;
+	int metrics_role;                  /* 1 + the role in the last metrics_file written (0: none) */
+	struct daemon_histogram batch_size, commit_latency;
+	uint64_t failovers;                /* takeovers by this host that reached their seal */
+	uint64_t hook_failures[DAEMON_FAIL_COUNT];
 
 	struct daemon_failover failover;
 	uint64_t started_ms;
@@ -243,6 +261,7 @@ void daemon_service_free(struct daemon *d);
 json_t *daemon_status_json(struct daemon *d);
 void daemon_status_log_failover(struct daemon *d);
 void daemon_status_metrics_tick(struct daemon *d, uint64_t now);
+void daemon_status_on_commit(void *arg, const struct store_commit_stats *cs);  /* committer */
 
 /* daemon_snapshot.c */
 void daemon_snapshot_tick(struct daemon *d, uint64_t now);

@@ -41,7 +41,10 @@ static void daemon_roles_catchup(struct daemon *d)
 	store_info(d->st, &info);
 	snprintf(d->failover.previous, sizeof(d->failover.previous), "%s", info.last_seal.host);
 	if (d->argv_fence != NULL) {
+		d->failover.fence_started_ms = daemon_wall_ms();
 		rc = daemon_service_fence(d);
+		if (rc == 0)
+			d->failover.fenced_ms = daemon_wall_ms();
 		if (rc != 0) {
 			log_warnx("catch-up for epoch %" PRIu64 ": fence_hook failed: not taking over",
 			    d->epoch);
@@ -70,6 +73,7 @@ static void daemon_roles_catchup(struct daemon *d)
 	d->failover.sealed_ms = daemon_wall_ms();
 	d->failover.seq = seal.start_seq;
 	d->failover.epoch = d->epoch;
+	d->failovers++;
 	log_info("epoch %" PRIu64 " sealed at seq %" PRIu64 " by %s", d->epoch,
 	    seal.start_seq, d->cfg->host);
 	daemon_event(d, ROLE_EV_CAUGHT_UP);

@@ -112,6 +112,8 @@ static int daemon_service_spawn(struct daemon *d, enum daemon_hook_kind kind)
 	if (rc < 0) {
 		log_warnx("%s", why);
 		d->hook = NULL;
+		if (kind != DAEMON_HOOK_CHECK)   /* the check's caller counts it as ended */
+			d->hook_failures[kind == DAEMON_HOOK_START ? DAEMON_FAIL_START : DAEMON_FAIL_STOP]++;
 		return rc;
 	}
 	d->hook_kind = kind;
@@ -188,6 +190,9 @@ static void daemon_service_ended(struct daemon *d, enum daemon_hook_kind kind, i
 {
 	bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
+	if (!good && kind != DAEMON_HOOK_NONE)
+		d->hook_failures[kind == DAEMON_HOOK_START ? DAEMON_FAIL_START :
+		    kind == DAEMON_HOOK_STOP ? DAEMON_FAIL_STOP : DAEMON_FAIL_CHECK]++;
 	if (good)
 		log_info("%s: %s", daemon_service_kind_name(kind), how);
 	else
@@ -274,6 +279,7 @@ int daemon_service_fence(struct daemon *d)
 	    (int)d->cfg->hook_kill_grace, &h, why, sizeof(why));
 	if (rc < 0) {
 		log_warnx("%s", why);
+		d->hook_failures[DAEMON_FAIL_FENCE]++;
 		return rc;
 	}
 	log_info("fence_hook started (pid %d, epoch %" PRIu64 ")", (int)hooks_pid(h), d->epoch);
@@ -301,5 +307,8 @@ int daemon_service_fence(struct daemon *d)
 		snprintf(how, sizeof(how), "could not be reaped");
 	hooks_free(h);
 	log_info("fence_hook: %s", how);
-	return rc > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	if (rc > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	d->hook_failures[DAEMON_FAIL_FENCE]++;
+	return -1;
 }

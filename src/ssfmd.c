@@ -201,6 +201,8 @@ static int ssfmd_open_store(struct daemon *d)
 	so.ack_arg = d;
 	so.on_apply = daemon_requests_on_apply;
 	so.apply_arg = d;
+	so.on_commit = daemon_status_on_commit;
+	so.commit_arg = d;
 	rc = store_open(d->cfg->store, &so, &d->st, &err);
 	if (rc < 0) {
 		log_warnx("store: %s", err.msg);

@@ -327,6 +327,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	uint64_t first, next, digest;
 	size_t len, count = 0;
 	int rc = 0, failed_code = 0, flags = 0;
+	struct timespec began;
 
 	memset(&err, 0, sizeof(err));
 	pthread_mutex_lock(&st->qlock);
@@ -346,6 +347,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 		commit_complete_all(st, batch, n);
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &began);
 	first = next = st->state.applied_seq + 1;
 	digest = table_digest(st->state.table);
 	commit_form(st, batch, n, &keys, &reqids, &next, &digest);
@@ -412,6 +414,18 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 			commit_fail(st, "writer failed: %s; end and begin the epoch again (or reopen) to write again", msg);
 			goto answer_all;
 		}
+	}
+
+	if (st->opt.on_commit) {
+		struct store_commit_stats cs;
+		struct timespec ended;
+
+		clock_gettime(CLOCK_MONOTONIC, &ended);
+		cs.ops = count;
+		cs.bytes = len;
+		cs.latency_ns = (uint64_t)(ended.tv_sec - began.tv_sec) * 1000000000u +
+		    (uint64_t)ended.tv_nsec - (uint64_t)began.tv_nsec;
+		st->opt.on_commit(st->opt.commit_arg, &cs);
 	}
 
 	{

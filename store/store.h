@@ -103,6 +103,13 @@ struct store_applied {
 	size_t value_len;
 };
 
+/* One committed batch, for store_options.on_commit. */
+struct store_commit_stats {
+	uint64_t ops;             /* operations in the batch */
+	uint64_t bytes;           /* the batch file's size */
+	uint64_t latency_ns;      /* CLOCK_MONOTONIC from forming the batch to ack_check passed */
+};
+
 struct store_options {
 	size_t max_value_bytes;   /* 0: STORE_VALUE_MAX_DEFAULT */
 	unsigned reqid_retention_s;  /* request ids remembered this long; 0: 600 */
@@ -124,6 +131,11 @@ struct store_options {
 	 * store lock is held.  Must not call back into the store.  May be NULL. */
 	void (*on_apply)(void *arg, const struct store_applied *op);
 	void *apply_arg;
+	/* Called by the committer once per batch that was made durable and
+	 * passed ack_check, before its writers are answered: for metrics.
+	 * Must be quick and must not call into the store.  May be NULL. */
+	void (*on_commit)(void *arg, const struct store_commit_stats *cs);
+	void *commit_arg;
 };
 
 /*
