@@ -36,6 +36,7 @@ extern const struct cli_command cli_verify_command;
 extern const struct cli_command cli_dump_command;
 extern const struct cli_command cli_get_command;
 extern const struct cli_command cli_list_command;
+extern const struct cli_command cli_check_storage_command;
 
 /* Prints the whole usage (every command and option) to f. */
 void cli_usage(FILE *f);

@@ -26,6 +26,7 @@ static const struct cli_command *const offline_commands[] = {
 	&cli_dump_command,
 	&cli_get_command,
 	&cli_list_command,
+	&cli_check_storage_command,
 };
 #define NOFFLINE (sizeof(offline_commands) / sizeof(offline_commands[0]))
 
@@ -79,10 +80,11 @@ void cli_usage(FILE *f)
 	    "  -s, --socket SOCKET\n"
 	    "                 the daemon's control socket (online commands)\n"
 	    "\n"
-	    "Exit status: 0 success; 1 key not found (get, del) or problems found\n"
-	    "(verify); 2 usage error or request refused as invalid; 3 store error\n"
-	    "(not a store, unsupported format, damaged, stale or missing file); 4 I/O\n"
-	    "or system error, or permission denied; 5 daemon unreachable, unavailable\n"
+	    "Exit status: 0 success; 1 key not found (get, del), problems found\n"
+	    "(verify) or a warning (check-storage); 2 usage error or request refused\n"
+	    "as invalid; 3 store error (not a store, unsupported format, damaged,\n"
+	    "stale or missing file) or a failed check (check-storage); 4 I/O or\n"
+	    "system error, or permission denied; 5 daemon unreachable, unavailable\n"
 	    "or failed, or watch ended by the daemon; 6 not active (the active host is\n"
 	    "named); 7 version conflict (the current version is named); 8 fenced: a\n"
 	    "newer active took over, the write was not applied; 9 timed out.\n"
