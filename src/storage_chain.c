@@ -213,7 +213,7 @@ void chain_timeouts(const struct chain_config *c, struct chain_report *r)
 		chain_add(r, CHAIN_FAIL, "set io_timeout in ssfm.conf to the store's (ssfm init "
 		    "--io-timeout wrote it into the lease)",
 		    "io_timeout %u s in the configuration, but the store's lease was made with %u s: "
-		    "sanlock uses the lease's, so every figure below is off", t, c->store_io_timeout);
+		    "hosts that disagree on it misjudge when a lease is free", t, c->store_io_timeout);
 
 	chain_add(r, CHAIN_OK, NULL, "t = 0: the active's last lease renewal (io_timeout %u s; "
 	    "renewals every %u s)", t, FENCE_RENEW_INTERVAL(t));
