@@ -40,7 +40,7 @@ done
 # Every command and long option of `ssfm --help` is documented.
 help=$("$ssfm" --help)
 check $? "ssfm --help exits 0"
-cmds=$(printf '%s\n' "$help" | sed -n 's/^  ssfm \([a-z][a-z]*\).*/\1/p')
+cmds=$(printf '%s\n' "$help" | sed -n 's/^  ssfm \([a-z][a-z-]*\).*/\1/p')
 [ -n "$cmds" ]
 check $? "ssfm --help lists commands"
 for c in $cmds; do
