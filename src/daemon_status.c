@@ -116,17 +116,21 @@ static void daemon_status_phase(json_t *o, const char *name, uint64_t from, uint
 	json_object_set_new(o, name, json_real(to >= from ? (double)(to - from) / 1000.0 : 0.0));
 }
 
-/* Each phase from the end of the one before: lease_acquire from detected,
- * fence_hook (when configured), catch_up, seal, service_start; total from
- * detected to service started. */
+/* Phases that add up to the total (detected to service started):
+ * lease_acquire from detected; fence_hook, the hook's own run (when
+ * configured); catch_up, the rest of the time from the lease to every batch
+ * applied; seal; service_start. */
 static json_t *daemon_status_phases(const struct daemon_failover *f)
 {
 	json_t *o = json_object();
-	uint64_t before_catchup = f->fenced_ms ? f->fenced_ms : f->lease_acquired_ms;
+	uint64_t fence_ms = f->fence_started_ms && f->fenced_ms > f->fence_started_ms ?
+	    f->fenced_ms - f->fence_started_ms : 0;
 
 	daemon_status_phase(o, "lease_acquire", f->detected_ms, f->lease_acquired_ms);
 	daemon_status_phase(o, "fence_hook", f->fence_started_ms, f->fenced_ms);
-	daemon_status_phase(o, "catch_up", before_catchup, f->caught_up_ms);
+	if (f->lease_acquired_ms != 0 && f->caught_up_ms != 0)
+		daemon_status_phase(o, "catch_up", f->lease_acquired_ms + fence_ms,
+		    f->caught_up_ms);
 	daemon_status_phase(o, "seal", f->caught_up_ms, f->sealed_ms);
 	daemon_status_phase(o, "service_start", f->sealed_ms, f->service_started_ms);
 	daemon_status_phase(o, "total", f->detected_ms, f->service_started_ms);
