@@ -65,7 +65,7 @@ static void node_conf(struct node *n, struct host *h)
 	    "poll_interval = 50ms\n"
 	    "journal_retention = 1s\n"
 	    "lease_lost_program = %s/fence/ssfm-lease-lost\n"
-	    "metrics_file = %s/metrics.json\n"
+	    "metrics_file = %s/metrics.prom\n"
 	    "metrics_interval = 200ms\n"
 	    "log_level = debug\n",
 	    h->name, hs.group, h->name, h->id, hs.store, n->sock, n->pidf, hs.io_timeout,
@@ -212,8 +212,8 @@ static int watch_event(void *arg, const struct ssfm_event *ev)
 static int metrics_active(void *arg)
 {
 	char *m = tu_read_file(arg, NULL);
-	int good = m != NULL && strstr(m, "\"role\":\"ACTIVE\"") != NULL &&
-	    strstr(m, "\"lease_acquired_after_ms\"") != NULL;
+	int good = m != NULL && strstr(m, "\nssfm_role{role=\"ACTIVE\"} 1\n") != NULL &&
+	    strstr(m, "\nssfm_last_failover_phase_seconds{phase=\"lease_acquire\"} ") != NULL;
 
 	free(m);
 	return good;
@@ -363,9 +363,9 @@ int main(void)
 	check_second_daemon(sby);
 
 	char metrics[4300];
-	snprintf(metrics, sizeof(metrics), "%s/metrics.json", act->h->dir);
+	snprintf(metrics, sizeof(metrics), "%s/metrics.prom", act->h->dir);
 	ok(tu_wait_until(metrics_active, metrics, 5000, 20),
-	    "metrics_file holds the status, with the role and the failover timeline");
+	    "metrics_file holds the role and the failover timeline (Prometheus text)");
 
 	/* Graceful: SIGTERM on the active. */
 	t0 = tu_now_ms();
