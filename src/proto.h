@@ -46,7 +46,8 @@
  *   {"op":"status"}
  *       -> {"ok":true,"status":{...}}: group, host, host_id, role, epoch,
  *          committed_seq, applied_seq, lag_seq, lag_ms, lease_holder,
- *          active_host, and "failover": the last failover's timeline.
+ *          active_host, "failover": the last failover's timeline, and
+ *          the figures of metrics_file (ssfmd(8) METRICS; daemon_status.c).
  *   {"op":"promote"[,"wait":B][,"timeout":MS]}
  *       -> {"ok":true,"role":R}  (with wait: once ACTIVE or the timeout)
  *   {"op":"demote"}   -> {"ok":true,"role":R}
