@@ -33,30 +33,31 @@
 #define CHECK_SAMPLES_MAX 100000u
 #define CHECK_INOTIFY_WAIT_MS 2000
 
-struct check_item {
+struct cli_check_item {
 	const char *name;
 	char summary[512];
 	struct chain_report r;
 	json_t *figures;          /* measured values, for --json */
 };
 
-#define CHECK_ITEMS_MAX 8
+#define CHECK_ITEMS_MAX 12     /* the items below, mount_options included */
 
-struct check {
+struct cli_check {
 	const char *dir;
 	const char *config;       /* the file read, or NULL */
 	struct conf cfg;
 	struct probe_mount mount;
-	struct check_item items[CHECK_ITEMS_MAX];
+	struct cli_check_item items[CHECK_ITEMS_MAX];
 	size_t nitems;
 	double nfs_hang_s;
 	bool nfs_hard;
 };
 
 __attribute__((format(printf, 3, 4)))
-static struct check_item *check_item(struct check *c, const char *name, const char *fmt, ...)
+static struct cli_check_item *cli_check_new_item(struct cli_check *c, const char *name,
+    const char *fmt, ...)
 {
-	struct check_item *it = &c->items[c->nitems++];
+	struct cli_check_item *it = &c->items[c->nitems++];
 	va_list ap;
 
 	it->name = name;
@@ -68,7 +69,7 @@ static struct check_item *check_item(struct check *c, const char *name, const ch
 }
 
 __attribute__((format(printf, 4, 5)))
-static void check_add(struct check_item *it, enum chain_verdict v, const char *advice,
+static void cli_check_add(struct cli_check_item *it, enum chain_verdict v, const char *advice,
     const char *fmt, ...)
 {
 	struct chain_finding *f;
@@ -87,37 +88,37 @@ static void check_add(struct check_item *it, enum chain_verdict v, const char *a
 /* The configuration: -c FILE, else the default file if it exists, else
  * the defaults.  Errors in it are a failed item; the checks go on with the
  * values that parsed. */
-static void check_config(struct check *c, const char *file)
+static void cli_check_config(struct cli_check *c, const char *file)
 {
 	struct conf_errors errs = { 0 };
-	struct check_item *it;
+	struct cli_check_item *it;
 
 	if (file == NULL && access(CONF_DEFAULT_FILE, F_OK) == 0)
 		file = CONF_DEFAULT_FILE;
 	c->config = file;
 	if (file == NULL) {
-		it = check_item(c, "configuration", "no %s: the defaults", CONF_DEFAULT_FILE);
-		check_add(it, CHAIN_OK, "give the daemon's file with -c FILE to check its timeouts",
+		it = cli_check_new_item(c, "configuration", "no %s: the defaults", CONF_DEFAULT_FILE);
+		cli_check_add(it, CHAIN_OK, "give the daemon's file with -c FILE to check its timeouts",
 		    "io_timeout %lld s, hook_timeout %lld ms, hook_kill_grace %lld ms, "
 		    "demote_timeout %lld ms, watch auto", c->cfg.io_timeout, c->cfg.hook_timeout,
 		    c->cfg.hook_kill_grace, c->cfg.demote_timeout);
 		return;
 	}
 	conf_load_file(&c->cfg, file, &errs);
-	it = check_item(c, "configuration", "%s", file);
+	it = cli_check_new_item(c, "configuration", "%s", file);
 	if (errs.count == 0)
-		check_add(it, CHAIN_OK, NULL, "%s parses", file);
+		cli_check_add(it, CHAIN_OK, NULL, "%s parses", file);
 	for (size_t i = 0; i < errs.count; i++)
-		check_add(it, CHAIN_FAIL, "fix the file: ssfmd refuses to start with it", "%s",
+		cli_check_add(it, CHAIN_FAIL, "fix the file: ssfmd refuses to start with it", "%s",
 		    errs.msg[i]);
 	conf_errors_free(&errs);
 }
 
-static void check_filesystem(struct check *c)
+static void cli_check_filesystem(struct cli_check *c)
 {
 	const struct probe_mount *m = &c->mount;
-	struct check_item *it = check_item(c, "filesystem", "%s at %s (%s), statfs magic 0x%llx",
-	    m->fstype[0] ? m->fstype : m->magic_name, m->mount_point[0] ? m->mount_point : "?",
+	struct cli_check_item *it = cli_check_new_item(c, "filesystem",
+	    "%s at %s (%s), statfs magic 0x%llx", m->fstype[0] ? m->fstype : m->magic_name, m->mount_point[0] ? m->mount_point : "?",
 	    m->source[0] ? m->source : "?", (unsigned long long)m->magic);
 
 	chain_filesystem(m, &it->r);
@@ -128,7 +129,7 @@ static void check_filesystem(struct check *c)
 	json_object_set_new(it->figures, "source", json_string(m->source));
 	json_object_set_new(it->figures, "options", json_string(m->options));
 	if (chain_fs_kind(m) == CHAIN_FS_NFS) {
-		it = check_item(c, "mount_options", "%s", m->options);
+		it = cli_check_new_item(c, "mount_options", "%s", m->options);
 		chain_nfs_options(m, &it->r, &c->nfs_hang_s);
 		c->nfs_hard = !probe_option(m->options, "soft", NULL, 0) &&
 		    !probe_option(m->options, "softerr", NULL, 0);
@@ -136,27 +137,27 @@ static void check_filesystem(struct check *c)
 	}
 }
 
-static void check_direct_io(struct check *c, const char *scratch)
+static void cli_check_direct_io(struct cli_check *c, const char *scratch)
 {
 	const char *step = "open";
 	int rc = probe_direct_io(scratch, &step);
-	struct check_item *it = check_item(c, "o_direct", "O_DIRECT open, write and read of "
+	struct cli_check_item *it = cli_check_new_item(c, "o_direct", "O_DIRECT open, write and read of "
 	    "one 4096-byte block");
 
 	json_object_set_new(it->figures, "works", json_boolean(rc == 0));
 	if (rc == 0)
-		check_add(it, CHAIN_OK, NULL, "O_DIRECT works: sanlock can keep its lease here");
+		cli_check_add(it, CHAIN_OK, NULL, "O_DIRECT works: sanlock can keep its lease here");
 	else
-		check_add(it, CHAIN_FAIL, "put the store (and its lease file) on a filesystem that "
+		cli_check_add(it, CHAIN_FAIL, "put the store (and its lease file) on a filesystem that "
 		    "supports O_DIRECT", "O_DIRECT %s failed: %s: sanlock opens its lease file with "
 		    "O_DIRECT and cannot use this filesystem", step, strerror(-rc));
 }
 
-static void check_noclobber(struct check *c, const char *scratch)
+static void cli_check_noclobber(struct cli_check *c, const char *scratch)
 {
 	struct probe_noclobber nc;
 	int rc = probe_noclobber(scratch, &nc);
-	struct check_item *it = check_item(c, "no_clobber", "renameat2(RENAME_NOREPLACE), "
+	struct cli_check_item *it = cli_check_new_item(c, "no_clobber", "renameat2(RENAME_NOREPLACE), "
 	    "and link() then unlink()");
 	bool rename_ok = nc.rename_free == 0 && nc.rename_taken == -EEXIST;
 	bool link_ok = nc.link_free == 0 && nc.link_taken == -EEXIST;
@@ -164,45 +165,45 @@ static void check_noclobber(struct check *c, const char *scratch)
 	json_object_set_new(it->figures, "rename_noreplace", json_boolean(rc == 0 && rename_ok));
 	json_object_set_new(it->figures, "link", json_boolean(rc == 0 && link_ok));
 	if (rc < 0) {
-		check_add(it, CHAIN_FAIL, "check the folder's permissions and free space",
+		cli_check_add(it, CHAIN_FAIL, "check the folder's permissions and free space",
 		    "could not make the test files: %s", strerror(-rc));
 		return;
 	}
 	if (!nc.taken_intact) {
-		check_add(it, CHAIN_FAIL, "do not use this filesystem: a stale writer could replace "
+		cli_check_add(it, CHAIN_FAIL, "do not use this filesystem: a stale writer could replace "
 		    "a committed batch", "a no-clobber operation replaced a file that existed");
 		return;
 	}
 	if (rename_ok) {
-		check_add(it, CHAIN_OK, NULL, "renameat2(RENAME_NOREPLACE) works: EEXIST on a taken "
+		cli_check_add(it, CHAIN_OK, NULL, "renameat2(RENAME_NOREPLACE) works: EEXIST on a taken "
 		    "name");
 		return;
 	}
 	if (link_ok) {
-		check_add(it, CHAIN_WARN, "nothing to set: commits fall back to link()+unlink() by "
+		cli_check_add(it, CHAIN_WARN, "nothing to set: commits fall back to link()+unlink() by "
 		    "themselves (force_link = yes skips the first try)",
 		    "renameat2(RENAME_NOREPLACE) fails (%s); link() works and gives EEXIST on a "
 		    "taken name", nc.rename_free < 0 ? strerror(-nc.rename_free) :
 		    strerror(-nc.rename_taken));
 		return;
 	}
-	check_add(it, CHAIN_FAIL, "use a filesystem with hard links or renameat2 flags",
+	cli_check_add(it, CHAIN_FAIL, "use a filesystem with hard links or renameat2 flags",
 	    "neither renameat2(RENAME_NOREPLACE) (%s) nor link() (%s) gives a no-clobber "
 	    "commit: two writers could both believe they committed",
 	    strerror(nc.rename_free < 0 ? -nc.rename_free : -nc.rename_taken),
 	    strerror(nc.link_free < 0 ? -nc.link_free : -nc.link_taken));
 }
 
-static void check_fsync(struct check *c, const char *scratch, unsigned samples)
+static void cli_check_fsync(struct cli_check *c, const char *scratch, unsigned samples)
 {
 	uint64_t *us = calloc(samples, sizeof(*us));
-	struct check_item *it;
+	struct cli_check_item *it;
 	int rc = us ? probe_fsync(scratch, samples, us) : -ENOMEM;
 	double p50, p99, max, limit_ms = (double)c->cfg.io_timeout * 1000.0;
 
 	if (rc < 0) {
-		it = check_item(c, "fsync", "write and fdatasync of 4096 bytes");
-		check_add(it, CHAIN_FAIL, "check the storage: commits need fdatasync",
+		it = cli_check_new_item(c, "fsync", "write and fdatasync of 4096 bytes");
+		cli_check_add(it, CHAIN_FAIL, "check the storage: commits need fdatasync",
 		    "fdatasync failed: %s", strerror(-rc));
 		free(us);
 		return;
@@ -211,51 +212,51 @@ static void check_fsync(struct check *c, const char *scratch, unsigned samples)
 	p99 = (double)probe_percentile(us, samples, 0.99) / 1000.0;
 	max = (double)us[samples - 1] / 1000.0;
 	free(us);
-	it = check_item(c, "fsync", "write and fdatasync of 4096 bytes, %u times: p50 %.2f ms, "
+	it = cli_check_new_item(c, "fsync", "write and fdatasync of 4096 bytes, %u times: p50 %.2f ms, "
 	    "p99 %.2f ms, max %.2f ms", samples, p50, p99, max);
 	json_object_set_new(it->figures, "samples", json_integer(samples));
 	json_object_set_new(it->figures, "p50_ms", json_real(p50));
 	json_object_set_new(it->figures, "p99_ms", json_real(p99));
 	json_object_set_new(it->figures, "max_ms", json_real(max));
 	if (p99 >= limit_ms)
-		check_add(it, CHAIN_FAIL, "use faster storage or raise io_timeout (ssfm init "
+		cli_check_add(it, CHAIN_FAIL, "use faster storage or raise io_timeout (ssfm init "
 		    "--io-timeout, and io_timeout in ssfm.conf)",
 		    "p99 %.0f ms is at least io_timeout (%lld s): sanlock's lease renewals, on the "
 		    "same storage, would time out", p99, c->cfg.io_timeout);
 	else if (p99 >= limit_ms / 4)
-		check_add(it, CHAIN_WARN, "use faster storage or raise io_timeout",
+		cli_check_add(it, CHAIN_WARN, "use faster storage or raise io_timeout",
 		    "p99 %.0f ms is a quarter of io_timeout (%lld s) or more: lease renewals are "
 		    "at risk under load", p99, c->cfg.io_timeout);
 	else
-		check_add(it, CHAIN_OK, NULL, "a write is acknowledged after about two of these "
+		cli_check_add(it, CHAIN_OK, NULL, "a write is acknowledged after about two of these "
 		    "(the batch file, then its folder), shared by every write of its batch");
 }
 
-static void check_inotify(struct check *c, const char *scratch)
+static void cli_check_inotify(struct cli_check *c, const char *scratch)
 {
 	int seen = probe_inotify(scratch, CHECK_INOTIFY_WAIT_MS);
 	enum chain_fs_kind kind = chain_fs_kind(&c->mount);
 	bool wants_inotify = c->cfg.watch == CONF_WATCH_INOTIFY;
 	const char *type = c->mount.fstype[0] ? c->mount.fstype : c->mount.magic_name;
-	struct check_item *it = check_item(c, "inotify", "a file created through this mount, "
+	struct cli_check_item *it = cli_check_new_item(c, "inotify", "a file created through this mount, "
 	    "watched through this mount");
 
 	json_object_set_new(it->figures, "sees_own_changes", json_boolean(seen == 1));
 	json_object_set_new(it->figures, "sees_other_clients", chain_fs_remote(kind) ?
 	    json_false() : json_null());
 	if (seen < 0)
-		check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_WARN, "set watch = poll (or "
+		cli_check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_WARN, "set watch = poll (or "
 		    "auto): standbys then look for the next journal file every poll_interval",
 		    "inotify could not watch %s: %s", scratch, strerror(-seen));
 	else if (seen == 0)
-		check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_WARN, "set watch = poll (or "
+		cli_check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_WARN, "set watch = poll (or "
 		    "auto): standbys then look for the next journal file every poll_interval",
 		    "inotify did not report a file created through this very mount within %d ms",
 		    CHECK_INOTIFY_WAIT_MS);
 	else
-		check_add(it, CHAIN_OK, NULL, "inotify reports changes made through this mount");
+		cli_check_add(it, CHAIN_OK, NULL, "inotify reports changes made through this mount");
 	if (chain_fs_remote(kind)) {
-		check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_OK, "watch = poll or auto is "
+		cli_check_add(it, wants_inotify ? CHAIN_FAIL : CHAIN_OK, "watch = poll or auto is "
 		    "required here (auto: inotify as a speed-up, the poll always)",
 		    "changes made by other clients are never seen by inotify on NFS, CephFS or "
 		    "sshfs (%s here): a standby must poll for the next journal file%s", type,
@@ -263,7 +264,7 @@ static void check_inotify(struct check *c, const char *scratch)
 	}
 }
 
-static void check_timeouts(struct check *c)
+static void cli_check_timeouts(struct cli_check *c)
 {
 	struct chain_config cc = {
 		.io_timeout = (unsigned)c->cfg.io_timeout,
@@ -277,12 +278,12 @@ static void check_timeouts(struct check *c)
 	char lease[PATH_MAX];
 	struct fence_lease_info info;
 	struct fence_error ferr = { 0 };
-	struct check_item *it;
+	struct cli_check_item *it;
 
 	if (fence_lease_path(c->dir, lease, sizeof(lease)) == 0 && access(lease, F_OK) == 0 &&
 	    fence_lease_check(lease, NULL, &info, &ferr) == 0)
 		cc.store_io_timeout = info.io_timeout;
-	it = check_item(c, "timeout_chain", "a host that loses its lease must stop writing and "
+	it = cli_check_new_item(c, "timeout_chain", "a host that loses its lease must stop writing and "
 	    "stop its service before another host can take it: %u s after its last renewal",
 	    FENCE_HOST_DEAD(cc.io_timeout));
 	chain_timeouts(&cc, &it->r);
@@ -296,14 +297,14 @@ static void check_timeouts(struct check *c)
 	    (double)(cc.hook_timeout_ms + cc.hook_kill_grace_ms) / 1000.0 : 0.0));
 }
 
-static void check_print_text(const struct check *c, enum chain_verdict worst, int exit_code)
+static void cli_check_print_text(const struct cli_check *c, enum chain_verdict worst, int exit_code)
 {
 	unsigned warns = 0, fails = 0;
 
 	printf("ssfm check-storage %s (configuration: %s)\n", c->dir,
 	    c->config ? c->config : "defaults");
 	for (size_t i = 0; i < c->nitems; i++) {
-		const struct check_item *it = &c->items[i];
+		const struct cli_check_item *it = &c->items[i];
 		enum chain_verdict v = chain_worst(&it->r);
 
 		warns += v == CHAIN_WARN;
@@ -323,7 +324,7 @@ static void check_print_text(const struct check *c, enum chain_verdict worst, in
 	    warns, warns == 1 ? "" : "s", fails, fails == 1 ? "" : "s", exit_code);
 }
 
-static int check_print_json(const struct check *c, enum chain_verdict worst, int exit_code)
+static int cli_check_print_json(const struct cli_check *c, enum chain_verdict worst, int exit_code)
 {
 	json_t *o = json_object(), *items = json_array();
 	int rc;
@@ -331,7 +332,7 @@ static int check_print_json(const struct check *c, enum chain_verdict worst, int
 	json_object_set_new(o, "dir", json_string(c->dir));
 	json_object_set_new(o, "config", c->config ? json_string(c->config) : json_null());
 	for (size_t i = 0; i < c->nitems; i++) {
-		const struct check_item *it = &c->items[i];
+		const struct cli_check_item *it = &c->items[i];
 		json_t *item = json_object(), *findings = json_array();
 
 		json_object_set_new(item, "item", json_string(it->name));
@@ -354,7 +355,7 @@ static int check_print_json(const struct check *c, enum chain_verdict worst, int
 	return rc;
 }
 
-static int check_storage_run(const struct cli_command *cmd, int argc, char **argv)
+static int cli_check_storage_run(const struct cli_command *cmd, int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_SAMPLES };
 	static const struct option longopts[] = {
@@ -364,7 +365,7 @@ static int check_storage_run(const struct cli_command *cmd, int argc, char **arg
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check c;
+	struct cli_check c;
 	const char *config = NULL;
 	char scratch[PATH_MAX];
 	uint64_t samples = CHECK_SAMPLES_DEFAULT;
@@ -419,13 +420,13 @@ static int check_storage_run(const struct cli_command *cmd, int argc, char **arg
 		return CLI_EXIT_SYSTEM;
 	}
 
-	check_config(&c, config);
-	check_filesystem(&c);
-	check_direct_io(&c, scratch);
-	check_noclobber(&c, scratch);
-	check_fsync(&c, scratch, (unsigned)samples);
-	check_inotify(&c, scratch);
-	check_timeouts(&c);
+	cli_check_config(&c, config);
+	cli_check_filesystem(&c);
+	cli_check_direct_io(&c, scratch);
+	cli_check_noclobber(&c, scratch);
+	cli_check_fsync(&c, scratch, (unsigned)samples);
+	cli_check_inotify(&c, scratch);
+	cli_check_timeouts(&c);
 	if (rmdir(scratch) < 0)
 		cli_warnx("check-storage: could not remove %s: %s", scratch, strerror(errno));
 
@@ -436,9 +437,9 @@ static int check_storage_run(const struct cli_command *cmd, int argc, char **arg
 	status = worst == CHAIN_OK ? CLI_EXIT_OK : worst == CHAIN_WARN ? CLI_EXIT_NO :
 	    CLI_EXIT_STORE;
 	if (as_json)
-		check_print_json(&c, worst, status);
+		cli_check_print_json(&c, worst, status);
 	else
-		check_print_text(&c, worst, status);
+		cli_check_print_text(&c, worst, status);
 	for (size_t i = 0; i < c.nitems; i++)
 		json_decref(c.items[i].figures);
 	conf_free(&c.cfg);
@@ -458,5 +459,5 @@ const struct cli_command cli_check_storage_command = {
 	    "                            " CONF_DEFAULT_FILE ", else the defaults)\n"
 	    "      --json                one JSON object: items, findings, figures\n"
 	    "      --samples N           fdatasync samples for the latency (default 100)\n",
-	.run = check_storage_run,
+	.run = cli_check_storage_run,
 };

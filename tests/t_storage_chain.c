@@ -120,7 +120,8 @@ static void test_chain(void)
 	c.store_io_timeout = 2;
 	memset(&t, 0, sizeof(t));
 	chain_timeouts(&c, &t);
-	is_int(verdict_with(&t, "lease was made with 2 s"), CHAIN_FAIL, "io_timeout 1 on a store made with 2: fail");
+	is_int(verdict_with(&t, "lease was made with 2 s"), CHAIN_FAIL,
+	    "io_timeout 1 on a store made with 2: fail");
 }
 
 static void test_kinds(void)
