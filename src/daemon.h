@@ -185,6 +185,8 @@ struct daemon {
 	uint64_t check_at;
 	unsigned checks_failed;
 	bool service_up;
+	uint64_t demote_deadline;          /* a graceful demote releases by then (0: none under way) */
+	uint64_t demote_started;
 	char **argv_start, **argv_stop, **argv_check, **argv_fence;
 
 	/* snapshots */
