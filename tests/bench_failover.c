@@ -8,7 +8,8 @@
  *     acknowledges a write (median of 10);
  *   - standby lag: from a put's acknowledgement until the key is readable
  *     on a standby (p50/p99), and the standby's reported lag_ms;
- *   - throughput with 64 clients, with two standbys following and with none,
+ *   - throughput with 64 clients (--clients N: fewer), with two standbys
+ *     following and with none,
  *     and what following costs: the standbys' CPU time per 1000 batches
  *     (read from /proc), next to the active's;
  *   - the store-level figure of the same run: 64 threads calling store_put
@@ -38,6 +39,7 @@
 
 #define ROUNDS 10
 #define CLIENTS 64
+static int nclients = CLIENTS;   /* --clients: fewer, to see one write's latency */
 /* Daemon-only and store-only throughput runs, alternating. */
 #define PAIRS 3
 /* bench_store's value size, so that the two figures compare. */
@@ -295,7 +297,7 @@ static double bench_throughput(const char *what, uint64_t *p50, uint64_t *p99)
 
 	if (a <= 0)
 		return 0;
-	for (int k = 0; k < CLIENTS; k++) {
+	for (int k = 0; k < nclients; k++) {
 		memset(&c[k], 0, sizeof(c[k]));
 		c[k].id = k;
 		c[k].host = a;
@@ -310,11 +312,11 @@ static double bench_throughput(const char *what, uint64_t *p50, uint64_t *p99)
 	t0 = now_us();
 	tu_sleep_ms((unsigned)(run_seconds * 1000.0));
 	stop = 1;
-	for (int k = 0; k < CLIENTS; k++)
+	for (int k = 0; k < nclients; k++)
 		pthread_join(c[k].tid, NULL);
 	t1 = now_us();
-	all = malloc(CLIENTS * c[0].cap * sizeof(uint64_t));
-	for (int k = 0; k < CLIENTS; k++) {
+	all = malloc((size_t)nclients * c[0].cap * sizeof(uint64_t));
+	for (int k = 0; k < nclients; k++) {
 		ops += c[k].ops;
 		errors += c[k].errors;
 		if (all != NULL)
@@ -326,7 +328,7 @@ static double bench_throughput(const char *what, uint64_t *p50, uint64_t *p99)
 	*p50 = pct(all, nall, 0.50);
 	*p99 = pct(all, nall, 0.99);
 	free(all);
-	printf("  64 clients, %-20s %10.0f ops/s   p50 %.3f ms   p99 %.3f ms%s\n", what, rate,
+	printf("  %d clients, %-20s %10.0f ops/s   p50 %.3f ms   p99 %.3f ms%s\n", nclients, what, rate,
 	    (double)*p50 / 1000.0, (double)*p99 / 1000.0, errors ? "   (errors)" : "");
 	return rate;
 }
@@ -362,7 +364,7 @@ static void *sl_main(void *arg)
 	return NULL;
 }
 
-/* 64 threads of store_put on a fresh store beside the group's: ops/s. */
+/* nclients threads of store_put on a fresh store beside the group's: ops/s. */
 static double bench_store_level(int round)
 {
 	static struct sl_worker w[CLIENTS];
@@ -387,7 +389,7 @@ static double bench_store_level(int round)
 		goto out;
 	}
 	t0 = now_us();
-	for (int k = 0; k < CLIENTS; k++) {
+	for (int k = 0; k < nclients; k++) {
 		memset(&w[k], 0, sizeof(w[k]));
 		w[k].id = k;
 		w[k].st = st;
@@ -399,14 +401,14 @@ static double bench_store_level(int round)
 	}
 	tu_sleep_ms((unsigned)(run_seconds * 1000.0));
 	stop = 1;
-	for (int k = 0; k < CLIENTS; k++) {
+	for (int k = 0; k < nclients; k++) {
 		pthread_join(w[k].tid, NULL);
 		ops += w[k].ops;
 		failed += w[k].failed;
 	}
 	t1 = now_us();
 	rate = (double)ops / ((double)(t1 - t0) / 1e6);
-	printf("  64 threads, store_put (store level): %10.0f ops/s%s\n", rate,
+	printf("  %d threads, store_put (store level): %10.0f ops/s%s\n", nclients, rate,
 	    failed ? "   (errors)" : "");
 	store_end_epoch(st);
 out:
@@ -481,6 +483,15 @@ int main(int argc, char **argv)
 			run_seconds = 2.0;
 			rounds = 3;
 			lag_samples = 100;
+		} else if (strcmp(argv[k], "--clients") == 0 && k + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++k], &end, 10);
+
+			nclients = (int)n;
+			if (*end != '\0' || n < 1 || n > CLIENTS) {
+				fprintf(stderr, "bench_failover: --clients wants 1..%d\n", CLIENTS);
+				return 2;
+			}
 		} else if (strcmp(argv[k], "--throughput-only") == 0) {
 			failover = 0;
 		} else if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc) {
@@ -490,7 +501,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: bench_failover [--quick] [--seconds N] [--throughput-only]\n");
+			fprintf(stderr, "usage: bench_failover [--quick] [--seconds N] [--clients N] [--throughput-only]\n");
 			return 2;
 		}
 	}
