@@ -597,14 +597,20 @@ static int control_post(struct control *ctl, uint64_t id, char *line, bool final
 	p->line = line;
 	p->final = final;
 	pthread_mutex_lock(&ctl->lock);
+	bool was_empty = ctl->posts_head == NULL;
 	if (ctl->posts_tail)
 		ctl->posts_tail->next = p;
 	else
 		ctl->posts_head = p;
 	ctl->posts_tail = p;
 	pthread_mutex_unlock(&ctl->lock);
-	uint64_t one = 1;
-	(void)!write(ctl->wake_fd, &one, sizeof(one));
+	/* The loop reads wake_fd before it takes the whole list: only the
+	 * first post of a list it has not taken yet needs to wake it (a batch
+	 * answers all its writers at once). */
+	if (was_empty) {
+		uint64_t one = 1;
+		(void)!write(ctl->wake_fd, &one, sizeof(one));
+	}
 	return 0;
 }
 

@@ -4,7 +4,8 @@
  * One struct daemon per process, owned by the event loop's thread
  * (daemon_loop.c).  Other threads touch only what is marked below:
  *  - the store's committer thread runs the write completions
- *    (daemon_requests.c), ack_check (daemon_lease.c) and on_apply
+ *    (daemon_requests.c), batch_start and ack_check (daemon_lease.c,
+ *    which also runs a lease-watch thread of its own) and on_apply
  *    (daemon_requests.c: watchers), and sets commit_failed;
  *  - the inotify thread (daemon_follow.c) only writes to the wake eventfd;
  *  - the snapshot thread (daemon_snapshot.c) runs store_snapshot and
@@ -48,6 +49,9 @@
 #define DAEMON_LEASE_CHECK_MS 500
 /* ... and whether the lockspace is still there. */
 #define DAEMON_JOIN_CHECK_MS 2000
+/* ack_check waits this long for the lease confirmation its batch asked
+ * for (a sanlock round trip) before refusing the batch. */
+#define DAEMON_LEASE_CONFIRM_WAIT_MS 1000
 /* Watch events kept in memory for "from" in the recent past. */
 #define DAEMON_HISTORY_OPS 8192
 #define DAEMON_HISTORY_BYTES (32u * 1024u * 1024u)
@@ -67,11 +71,16 @@ enum daemon_tag {
 enum daemon_hook_kind { DAEMON_HOOK_NONE, DAEMON_HOOK_START, DAEMON_HOOK_STOP,
 	DAEMON_HOOK_CHECK };
 
-/* One past watch event, for watchers that start in the recent past. */
+/* One past operation, for watchers that start in the recent past.  Kept
+ * as the operation, not as its stream line: the line costs a JSON parse of
+ * the value and an encode, which only a watcher should pay for. */
 struct daemon_event {
-	uint64_t seq;
-	char *key;            /* NUL-terminated; "" for seals */
-	char *line;           /* the stream line, with "\n" */
+	uint64_t seq, epoch;
+	enum store_op_kind kind;
+	char *key;            /* key, NUL, value, NUL in one allocation; the host for seals */
+	size_t key_len;
+	const char *value;    /* inside key's allocation; NULL unless a put */
+	size_t value_len;
 	size_t bytes;
 };
 
@@ -139,6 +148,16 @@ struct daemon {
 	char lease_holder[FENCE_HOST_NAME_MAX + 1];
 	uint64_t acquire_at, lease_check_at, join_check_at;
 	uint64_t lease_error_since;
+	/* lease confirmations for ack_check (daemon_lease.c), under lw_lock */
+	pthread_mutex_t lw_lock;
+	pthread_cond_t lw_cond;            /* CLOCK_MONOTONIC */
+	pthread_t lw_thread;
+	bool lw_running, lw_stop;
+	uint64_t lw_asked;                 /* confirmations asked for ... */
+	uint64_t lw_done;                  /* ... and the newest one answered */
+	uint64_t lw_batch;                 /* the one the committer's batch waits for */
+	uint64_t lw_safe_until;            /* CLOCK_MONOTONIC ms; 0: not known safe */
+	char lw_why[1024];                 /* why not, when the last one failed (fence_error.msg) */
 	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */        /* first of consecutive failed health checks */
 	bool promote_asked;                /* the acquire was a promote's */
 
@@ -180,6 +199,8 @@ struct daemon {
 	uint64_t check_at;
 	unsigned checks_failed;
 	bool service_up;
+	uint64_t demote_deadline;          /* a graceful demote releases by then (0: none under way) */
+	uint64_t demote_started;
 	char **argv_start, **argv_stop, **argv_check, **argv_fence;
 
 	/* snapshots */
@@ -229,6 +250,7 @@ void daemon_lease_release(struct daemon *d);
 void daemon_lease_tick(struct daemon *d, uint64_t now);
 void daemon_lease_close(struct daemon *d);
 int daemon_lease_ack_check(void *arg, uint64_t epoch, char *why, size_t why_len);
+void daemon_lease_batch_start(void *arg, uint64_t epoch);
 
 /* daemon_follow.c */
 int daemon_follow_start(struct daemon *d);

@@ -40,8 +40,16 @@ static void *daemon_follow_inotify_main(void *arg)
 		struct inotify_event *ev = inotifytools_next_events(1, 1);
 		if (ev == NULL)
 			continue;
-		atomic_store(&d->inotify_woke, true);
-		daemon_wake(d);
+		/* A writer's temporary file (".tmp-...") is of no use to a
+		 * reader, which looks at final names only: only the final name
+		 * (IN_CREATE by link, IN_MOVED_TO by rename) wakes the loop,
+		 * once per batch rather than once per step of the commit. */
+		if (ev->len > 0 && ev->name[0] == '.')
+			continue;
+		/* One wake until the loop has looked: it reads every batch that
+		 * exists, however many names appeared meanwhile. */
+		if (!atomic_exchange(&d->inotify_woke, true))
+			daemon_wake(d);
 	}
 	return NULL;
 }
@@ -58,8 +66,8 @@ int daemon_follow_start(struct daemon *d)
 	snprintf(journal, sizeof(journal), "%s/journal", d->cfg->store);
 	snprintf(epochs, sizeof(epochs), "%s/epochs", d->cfg->store);
 	if (!inotifytools_initialize() ||
-	    !inotifytools_watch_file(journal, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) ||
-	    !inotifytools_watch_file(epochs, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE)) {
+	    !inotifytools_watch_file(journal, IN_MOVED_TO | IN_CREATE) ||
+	    !inotifytools_watch_file(epochs, IN_MOVED_TO | IN_CREATE)) {
 		rc = inotifytools_error();
 		inotifytools_cleanup();
 		if (d->cfg->watch == CONF_WATCH_INOTIFY) {

@@ -9,14 +9,52 @@
  * success.
  *
  * Lease checks while the lease is held, on the loop:
- *   - every DAEMON_LEASE_CHECK_MS, fence_lease_current (no disk I/O): less
- *     than FENCE_SAFE_LEFT_MS before sanlock would act is a lease loss;
+ *   - every DAEMON_LEASE_CHECK_MS, fence_lease_current and fence_inquire
+ *     (no disk I/O): less than FENCE_SAFE_LEFT_MS before sanlock would act,
+ *     or a lease sanlock no longer lets us hold, is a lease loss;
  *   - every DAEMON_JOIN_CHECK_MS, fence_join_poll: a lockspace sanlock
  *     removed is a join failure (and the lease with it).
- * And before acknowledging each batch, on the committer thread, ack_check
- * makes the same fence_lease_current check.  That call reads only fields
- * fixed at fence_open and talks to sanlock on a connection of its own, so it
- * may run beside the loop's calls.
+ *
+ * And before acknowledging each batch, ack_check on the committer thread.
+ * What it must prove: that at the moment the batch's writers are answered,
+ * no other host can hold the lease, so that what we acknowledge is what the
+ * next active will find.  Two facts give that:
+ *   (a) the epoch the batch was written under is still the one this daemon
+ *       holds (ack_epoch: cleared by the loop before a release, and on any
+ *       loss it sees);
+ *   (b) now is before "safe_until": the CLOCK_MONOTONIC time at which our
+ *       sanlock would start to act on a missed renewal (FENCE_KILL_AFTER
+ *       after the renewal it reported), less FENCE_SAFE_LEFT_MS.  No other
+ *       host can acquire before that: sanlock frees a lease of a live
+ *       holder only when the holder releases it, its process dies, or its
+ *       host has not renewed for FENCE_HOST_DEAD, which is later still.
+ *       safe_until comes from a renewal timestamp sanlock reported, so an
+ *       older answer only gives an earlier (never a later) safe_until.
+ * (b) needs an answer from sanlock, one socket round trip, which used to
+ * sit between the batch's fsync and its acknowledgement.  It no longer
+ * does: the committer calls batch_start when it takes a batch, which asks
+ * the lease-watch thread below for a confirmation, and that round trip runs
+ * while the batch is formed and made durable.  ack_check then waits for that
+ * confirmation (it has normally arrived: a round trip takes well under a
+ * millisecond, the fdatasync and directory fsync longer) and checks (a) and
+ * (b) against the clock at that moment.  Requiring a confirmation that
+ * started after the batch did, rather than any recent one, keeps the loss
+ * that is not a matter of time (sanlock no longer knows our lockspace:
+ * fence_lease_health fails with FENCE_ENOTJOINED, and safe_until drops to
+ * 0) from being missed by more than the batch it happens during, exactly
+ * as when the check ran after the fsync.  A confirmation that fails for
+ * another reason (sanlock busy, -EAGAIN) leaves the older safe_until in
+ * place, which by (b) stays a valid bound until it runs out.
+ *
+ * Storage-level fencing (DESIGN.md invariant 4) does not rest on any of
+ * this: a batch named after a newer epoch's seal collides with it and fails
+ * with STORE_EFENCED whatever the lease check said.  The check is what keeps
+ * an active whose lease ran out (a stopped process, a host that cannot
+ * renew) from acknowledging, before a newer active has written anything.
+ *
+ * fence_lease_health reads only fields fixed at fence_open and talks to
+ * sanlock on a connection of its own, so the watch thread may run beside
+ * the loop's calls.
  */
 #include "daemon.h"
 
@@ -27,6 +65,82 @@
 #include <time.h>
 
 #include "log.h"
+
+/* The lease-watch thread: answers confirmations asked for by batch_start
+ * (see the top), one sanlock round trip each. */
+static void *daemon_lease_watch_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	pthread_mutex_lock(&d->lw_lock);
+	while (!d->lw_stop) {
+		struct fence_health h;
+		struct fence_error err = { 0, "" };
+		uint64_t asked, t0;
+		int rc;
+
+		if (d->lw_done >= d->lw_asked) {
+			pthread_cond_wait(&d->lw_cond, &d->lw_lock);
+			continue;
+		}
+		asked = d->lw_asked;
+		pthread_mutex_unlock(&d->lw_lock);
+		/* Taken before asking: safe_until may only come out early. */
+		t0 = daemon_now_ms();
+		rc = fence_lease_health(d->fence, &h, &err);
+		pthread_mutex_lock(&d->lw_lock);
+		if (rc == 0) {
+			int64_t until = (int64_t)t0 + h.left_ms -
+			    (int64_t)FENCE_SAFE_LEFT_MS(h.io_timeout);
+			d->lw_safe_until = until > 0 ? (uint64_t)until : 0;
+			d->lw_why[0] = '\0';
+		} else {
+			if (rc == -FENCE_ENOTJOINED)
+				d->lw_safe_until = 0;
+			snprintf(d->lw_why, sizeof(d->lw_why), "%s", err.msg);
+		}
+		d->lw_done = asked;
+		pthread_cond_broadcast(&d->lw_cond);
+	}
+	pthread_mutex_unlock(&d->lw_lock);
+	return NULL;
+}
+
+static int daemon_lease_watch_start(struct daemon *d)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&d->lw_lock, NULL);
+	pthread_cond_init(&d->lw_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	d->lw_stop = false;
+	rc = pthread_create(&d->lw_thread, NULL, daemon_lease_watch_main, d);
+	if (rc != 0) {
+		log_warnx("lease: cannot start the lease-watch thread: %s", strerror(rc));
+		pthread_cond_destroy(&d->lw_cond);
+		pthread_mutex_destroy(&d->lw_lock);
+		return -rc;
+	}
+	d->lw_running = true;
+	return 0;
+}
+
+static void daemon_lease_watch_stop(struct daemon *d)
+{
+	if (!d->lw_running)
+		return;
+	pthread_mutex_lock(&d->lw_lock);
+	d->lw_stop = true;
+	pthread_cond_broadcast(&d->lw_cond);
+	pthread_mutex_unlock(&d->lw_lock);
+	pthread_join(d->lw_thread, NULL);
+	pthread_cond_destroy(&d->lw_cond);
+	pthread_mutex_destroy(&d->lw_lock);
+	d->lw_running = false;
+}
 
 int daemon_lease_open(struct daemon *d)
 {
@@ -39,6 +153,9 @@ int daemon_lease_open(struct daemon *d)
 		log_warnx("lease: %s", err.msg);
 		return rc;
 	}
+	rc = daemon_lease_watch_start(d);
+	if (rc < 0)
+		return rc;
 	rc = fence_join_start(d->fence, &err);
 	if (rc < 0) {
 		log_warnx("lease: %s", err.msg);
@@ -168,20 +285,6 @@ void daemon_lease_release(struct daemon *d)
  */
 #define DAEMON_LEASE_ERROR_MS 1000
 
-static int daemon_lease_current(struct fence *f, struct fence_error *err)
-{
-	int rc = -EAGAIN;
-
-	for (unsigned i = 0; i < 5; i++) {
-		rc = fence_lease_current(f, 0, err);
-		if (rc >= 0)
-			return rc;
-		struct timespec ts = { 0, 20 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return rc;
-}
-
 static void daemon_lease_check(struct daemon *d)
 {
 	struct fence_error err = { 0, "" };
@@ -248,6 +351,7 @@ void daemon_lease_close(struct daemon *d)
 
 	if (d->fence == NULL)
 		return;
+	daemon_lease_watch_stop(d);
 	if (d->joined) {
 		if (fence_leave(d->fence, &err) < 0)
 			log_warnx("lease: leaving the lockspace: %s", err.msg);
@@ -258,20 +362,58 @@ void daemon_lease_close(struct daemon *d)
 	d->fence = NULL;
 }
 
+void daemon_lease_batch_start(void *arg, uint64_t epoch)
+{
+	struct daemon *d = arg;
+
+	(void)epoch;
+	pthread_mutex_lock(&d->lw_lock);
+	d->lw_batch = ++d->lw_asked;
+	pthread_cond_signal(&d->lw_cond);
+	pthread_mutex_unlock(&d->lw_lock);
+}
+
 int daemon_lease_ack_check(void *arg, uint64_t epoch, char *why, size_t why_len)
 {
 	struct daemon *d = arg;
-	struct fence_error err = { 0, "" };
-	int rc;
+	struct timespec limit;
+	uint64_t now, asked;
+	int refused = 0;
 
 	if (epoch == 0 || atomic_load(&d->ack_epoch) != epoch) {
 		snprintf(why, why_len, "epoch %" PRIu64 " is no longer this host's lease", epoch);
 		return 1;
 	}
-	rc = daemon_lease_current(d->fence, &err);
-	if (rc == 1)
-		return 0;
-	snprintf(why, why_len, "lease of epoch %" PRIu64 " not current: %s", epoch,
-	    rc < 0 ? err.msg : "too little time left before sanlock acts");
-	return 1;
+	clock_gettime(CLOCK_MONOTONIC, &limit);
+	limit.tv_sec += DAEMON_LEASE_CONFIRM_WAIT_MS / 1000;
+	limit.tv_nsec += (DAEMON_LEASE_CONFIRM_WAIT_MS % 1000) * 1000000L;
+	if (limit.tv_nsec >= 1000000000L) {
+		limit.tv_sec++;
+		limit.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&d->lw_lock);
+	/* Only a caller that skipped batch_start gets here with nothing asked:
+	 * then the confirmation starts now, still after the batch did. */
+	if (d->lw_batch == 0) {
+		d->lw_batch = ++d->lw_asked;
+		pthread_cond_signal(&d->lw_cond);
+	}
+	asked = d->lw_batch;
+	while (d->lw_done < asked && !d->lw_stop &&
+	    pthread_cond_timedwait(&d->lw_cond, &d->lw_lock, &limit) == 0)
+		;
+	now = daemon_now_ms();
+	if (d->lw_done < asked) {
+		snprintf(why, why_len, "lease of epoch %" PRIu64 ": sanlock did not confirm it "
+		    "within %d ms", epoch, DAEMON_LEASE_CONFIRM_WAIT_MS);
+		refused = 1;
+	} else if (now >= d->lw_safe_until) {
+		snprintf(why, why_len, "lease of epoch %" PRIu64 " not current: %s", epoch,
+		    d->lw_why[0] != '\0' ? d->lw_why :
+		    "too little time left before sanlock acts");
+		refused = 1;
+	}
+	d->lw_batch = 0;
+	pthread_mutex_unlock(&d->lw_lock);
+	return refused;
 }

@@ -160,6 +160,7 @@ static void daemon_loop_arm(struct daemon *d, uint64_t now)
 		daemon_loop_min(&next, d->poll_at);
 	daemon_loop_min(&next, d->check_at);
 	daemon_loop_min(&next, daemon_service_deadline(d));
+	daemon_loop_min(&next, d->demote_deadline);
 	daemon_loop_min(&next, d->snap_at);
 	if (d->cfg->metrics_file[0] != '\0')
 		daemon_loop_min(&next, d->metrics_at);

@@ -254,11 +254,8 @@ static bool daemon_requests_match(const struct daemon_watcher *w, const char *ke
 
 static void daemon_history_clear(struct daemon *d)
 {
-	for (unsigned i = 0; i < d->hist_len; i++) {
-		struct daemon_event *e = &d->history[(d->hist_head + i) % DAEMON_HISTORY_OPS];
-		free(e->key);
-		free(e->line);
-	}
+	for (unsigned i = 0; i < d->hist_len; i++)
+		free(d->history[(d->hist_head + i) % DAEMON_HISTORY_OPS].key);
 	d->hist_head = d->hist_len = 0;
 	d->hist_bytes = 0;
 }
@@ -270,9 +267,39 @@ static void daemon_history_drop_oldest(struct daemon *d)
 	d->hist_floor = e->seq;
 	d->hist_bytes -= e->bytes;
 	free(e->key);
-	free(e->line);
 	d->hist_head = (d->hist_head + 1) % DAEMON_HISTORY_OPS;
 	d->hist_len--;
+}
+
+/* The stream line of an operation (malloc'd, with "\n"), NULL without
+ * memory. */
+static char *daemon_requests_event_line(const struct store_applied *op)
+{
+	char host[STORE_HOST_MAX + 1];
+
+	switch (op->kind) {
+	case STORE_OP_PUT:
+		return proto_event_put(op->seq, op->epoch, op->key, op->key_len, op->value,
+		    op->value_len);
+	case STORE_OP_DEL:
+		return proto_event_del(op->seq, op->epoch, op->key, op->key_len);
+	case STORE_OP_SEAL:
+		snprintf(host, sizeof(host), "%.*s", (int)op->key_len, op->key);
+		return proto_event_seal(op->seq, op->epoch, host);
+	}
+	return NULL;
+}
+
+static void daemon_history_op(const struct daemon_event *e, struct store_applied *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = e->kind;
+	op->seq = e->seq;
+	op->epoch = e->epoch;
+	op->key = e->key;
+	op->key_len = e->key_len;
+	op->value = e->value;
+	op->value_len = e->value_len;
 }
 
 static void daemon_requests_end_watchers_locked(struct daemon *d, const char *reason)
@@ -290,23 +317,13 @@ static void daemon_requests_end_watchers_locked(struct daemon *d, const char *re
 void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 {
 	struct daemon *d = arg;
-	char host[STORE_HOST_MAX + 1];
+	struct daemon_event *e;
 	char *line = NULL;
 	bool seal = op->kind == STORE_OP_SEAL;
+	size_t value_len = op->kind == STORE_OP_PUT ? op->value_len : 0;
+	size_t bytes = op->key_len + value_len + 2 + sizeof(*e);
+	char *copy = malloc(op->key_len + value_len + 2);
 
-	switch (op->kind) {
-	case STORE_OP_PUT:
-		line = proto_event_put(op->seq, op->epoch, op->key, op->key_len, op->value,
-		    op->value_len);
-		break;
-	case STORE_OP_DEL:
-		line = proto_event_del(op->seq, op->epoch, op->key, op->key_len);
-		break;
-	case STORE_OP_SEAL:
-		snprintf(host, sizeof(host), "%.*s", (int)op->key_len, op->key);
-		line = proto_event_seal(op->seq, op->epoch, host);
-		break;
-	}
 	pthread_mutex_lock(&d->watch_lock);
 	if (d->last_seq != 0 && op->seq != d->last_seq + 1) {
 		/* A reload from a snapshot: what came before is not in memory, and
@@ -321,20 +338,18 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 	d->last_seq = op->seq;
 	if (!seal)
 		d->ops_since_snapshot++;
-	if (line == NULL) {
-		/* no memory: watchers would miss this operation, so end them */
-		daemon_requests_end_watchers_locked(d, "error");
-		daemon_history_clear(d);
-		d->hist_floor = op->seq;
-		pthread_mutex_unlock(&d->watch_lock);
-		return;
-	}
 	for (struct daemon_watcher **wp = &d->watchers; *wp != NULL;) {
 		struct daemon_watcher *w = *wp;
-		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal) &&
-		    control_stream(d->ctl, w->id, strdup(line)) < 0) {
+
+		if (op->seq <= w->from || !daemon_requests_match(w, op->key, op->key_len, seal)) {
+			wp = &w->next;
+			continue;
+		}
+		if (line == NULL)
+			line = daemon_requests_event_line(op);
+		if (line == NULL || control_stream(d->ctl, w->id, strdup(line)) < 0) {
 			/* A watcher that missed an operation must not go on as if
-			 * it had not: end its stream, as when memory ran out above. */
+			 * it had not: end its stream. */
 			*wp = w->next;
 			control_reply(d->ctl, w->id, proto_event_end("error"));
 			free(w->prefix);
@@ -343,23 +358,37 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 		}
 		wp = &w->next;
 	}
-	size_t bytes = strlen(line) + op->key_len;
+	free(line);
+	if (copy == NULL) {
+		/* no memory: the ring cannot hold this operation, so a later
+		 * watcher must not start below it */
+		daemon_history_clear(d);
+		d->hist_floor = op->seq;
+		pthread_mutex_unlock(&d->watch_lock);
+		return;
+	}
 	while (d->hist_len > 0 && (d->hist_len == DAEMON_HISTORY_OPS ||
 	    d->hist_bytes + bytes > DAEMON_HISTORY_BYTES))
 		daemon_history_drop_oldest(d);
-	struct daemon_event *e = &d->history[(d->hist_head + d->hist_len) % DAEMON_HISTORY_OPS];
+	e = &d->history[(d->hist_head + d->hist_len) % DAEMON_HISTORY_OPS];
+	memcpy(copy, op->key, op->key_len);
+	copy[op->key_len] = '\0';
 	e->seq = op->seq;
-	e->key = strndup(seal ? "" : op->key, seal ? 0 : op->key_len);
-	e->line = line;
-	e->bytes = bytes;
-	if (e->key == NULL) {
-		free(line);
-		daemon_history_clear(d);
-		d->hist_floor = op->seq;
-	} else {
-		d->hist_len++;
-		d->hist_bytes += bytes;
+	e->epoch = op->epoch;
+	e->kind = op->kind;
+	e->key = copy;
+	e->key_len = op->key_len;
+	e->value = NULL;
+	e->value_len = 0;
+	if (op->kind == STORE_OP_PUT) {
+		memcpy(copy + op->key_len + 1, op->value, value_len);
+		copy[op->key_len + 1 + value_len] = '\0';
+		e->value = copy + op->key_len + 1;
+		e->value_len = value_len;
 	}
+	e->bytes = bytes;
+	d->hist_len++;
+	d->hist_bytes += bytes;
 	pthread_mutex_unlock(&d->watch_lock);
 }
 
@@ -373,20 +402,11 @@ static void daemon_requests_replay_op(void *arg, const struct store_applied *op)
 {
 	struct daemon_replay *rp = arg;
 	bool seal = op->kind == STORE_OP_SEAL;
-	char host[STORE_HOST_MAX + 1];
-	char *line = NULL;
+	char *line;
 
 	if (rp->failed || !daemon_requests_match(rp->w, op->key, op->key_len, seal))
 		return;
-	if (op->kind == STORE_OP_PUT) {
-		line = proto_event_put(op->seq, op->epoch, op->key, op->key_len, op->value,
-		    op->value_len);
-	} else if (op->kind == STORE_OP_DEL) {
-		line = proto_event_del(op->seq, op->epoch, op->key, op->key_len);
-	} else {
-		snprintf(host, sizeof(host), "%.*s", (int)op->key_len, op->key);
-		line = proto_event_seal(op->seq, op->epoch, host);
-	}
+	line = daemon_requests_event_line(op);
 	if (line == NULL || control_stream(rp->d->ctl, rp->w->id, line) < 0)
 		rp->failed = true;
 }
@@ -447,8 +467,19 @@ static void daemon_requests_watch(struct daemon *d, uint64_t id, struct proto_re
 	}
 	for (unsigned i = 0; i < d->hist_len; i++) {
 		struct daemon_event *e = &d->history[(d->hist_head + i) % DAEMON_HISTORY_OPS];
-		if (e->seq > from && daemon_requests_match(w, e->key, strlen(e->key), e->key[0] == '\0'))
-			control_stream(d->ctl, id, strdup(e->line));
+		struct store_applied op;
+
+		if (e->seq <= from ||
+		    !daemon_requests_match(w, e->key, e->key_len, e->kind == STORE_OP_SEAL))
+			continue;
+		daemon_history_op(e, &op);
+		if (control_stream(d->ctl, id, daemon_requests_event_line(&op)) < 0) {
+			pthread_mutex_unlock(&d->watch_lock);
+			control_reply(d->ctl, id, proto_event_end("error"));
+			free(w->prefix);
+			free(w);
+			return;
+		}
 	}
 	w->next = d->watchers;
 	d->watchers = w;

@@ -81,10 +81,17 @@ static void daemon_roles_catchup(struct daemon *d)
 
 static void daemon_roles_end_epoch(struct daemon *d)
 {
+	uint64_t now;
+
 	daemon_snapshot_wait(d);
 	store_end_epoch(d->st);
 	atomic_store(&d->ack_epoch, 0);
 	atomic_store(&d->commit_failed, false);
+	now = daemon_now_ms();
+	if (d->demote_deadline != 0 && now >= d->demote_deadline)
+		log_warnx("demote: batches in flight took %" PRIu64 " ms, past demote_timeout "
+		    "(%lld ms): the service is not waited for", now - d->demote_started,
+		    d->cfg->demote_timeout);
 }
 
 static void daemon_roles_act(struct daemon *d, unsigned bit, enum role_event ev)
@@ -164,6 +171,14 @@ static void daemon_roles_step(struct daemon *d, enum role_event ev)
 	}
 	if (next.role != ROLE_STANDBY)
 		d->acquire_at = 0;
+	/* Set before the actions: END_EPOCH may already use up the time. */
+	if (next.role == ROLE_DEMOTING && before != ROLE_DEMOTING) {
+		d->demote_started = daemon_now_ms();
+		d->demote_deadline = next.lease_held ?
+		    d->demote_started + (uint64_t)d->cfg->demote_timeout : 0;
+	} else if (next.role != ROLE_DEMOTING) {
+		d->demote_deadline = 0;
+	}
 	for (unsigned bit = 1; bit <= ROLE_ACT_EXIT; bit <<= 1) {
 		if (act.bits & bit) {
 			log_debug("role action %s", role_action_name((enum role_action)bit));

@@ -17,6 +17,7 @@
 
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -251,8 +252,40 @@ uint64_t daemon_service_deadline(struct daemon *d)
 	return d->hook != NULL ? hooks_next_deadline(d->hook) : 0;
 }
 
+/*
+ * demote_timeout bounds a graceful demote: the batches in flight (which
+ * cannot be abandoned: their writers wait for an answer, so they are waited
+ * for in full) and then hook_stop.  A demote that is not done by then
+ * releases the lease anyway, so that the group gets an active host:
+ * hook_stop (and its process group) gets SIGKILL and the service counts as
+ * stopped.  A demote after a lease loss has no lease to release; there
+ * hook_stop's own escalation (hook_timeout, hook_kill_grace) bounds it.
+ */
+static void daemon_service_demote_deadline(struct daemon *d, uint64_t now)
+{
+	if (d->demote_deadline == 0 || now < d->demote_deadline)
+		return;
+	d->demote_deadline = 0;
+	if (d->role.role != ROLE_DEMOTING || !d->role.lease_held)
+		return;
+	if (d->hook != NULL && d->hook_kind == DAEMON_HOOK_STOP) {
+		log_warnx("demote: hook_stop (pid %d) still running after demote_timeout "
+		    "(%lld ms): SIGKILL to its process group; releasing the lease of epoch %"
+		    PRIu64 " anyway", (int)hooks_pid(d->hook), d->cfg->demote_timeout, d->epoch);
+		kill(-hooks_pid(d->hook), SIGKILL);
+		daemon_service_drop(d);
+	} else {
+		log_warnx("demote: not done after demote_timeout (%lld ms): releasing the lease "
+		    "of epoch %" PRIu64 " anyway", d->cfg->demote_timeout, d->epoch);
+	}
+	d->want_stop = false;
+	d->service_up = false;
+	daemon_event(d, ROLE_EV_SERVICE_STOPPED);
+}
+
 void daemon_service_tick(struct daemon *d, uint64_t now)
 {
+	daemon_service_demote_deadline(d, now);
 	if (d->hook != NULL) {
 		uint64_t at = hooks_next_deadline(d->hook);
 		if (at != 0 && now >= at)

@@ -199,6 +199,7 @@ static int ssfmd_open_store(struct daemon *d)
 	so.max_batch_ops = (unsigned)d->cfg->max_batch_ops;
 	so.ack_check = daemon_lease_ack_check;
 	so.ack_arg = d;
+	so.batch_start = daemon_lease_batch_start;
 	so.on_apply = daemon_requests_on_apply;
 	so.apply_arg = d;
 	so.on_commit = daemon_status_on_commit;

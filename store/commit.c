@@ -551,6 +551,8 @@ static void *commit_main(void *arg)
 			bytes += p->req.key_len + p->req.value_len + FMT_RECORD_HEADER;
 		}
 		pthread_mutex_unlock(&st->qlock);
+		if (st->opt.batch_start)
+			st->opt.batch_start(st->opt.ack_arg, st->writer_epoch);
 		commit_batch(st, batch, n);
 		gather = n;
 	}

@@ -126,6 +126,11 @@ struct store_options {
 	 */
 	int (*ack_check)(void *arg, uint64_t epoch, char *why, size_t why_len);
 	void *ack_arg;
+	/* Called by the committer (with ack_arg) when it takes a batch from
+	 * the queue, before forming and writing it, so that the caller can
+	 * start what ack_check will ask for while the batch is made durable.
+	 * Must not block.  May be NULL. */
+	void (*batch_start)(void *arg, uint64_t epoch);
 	/* Called for every operation applied to the in-memory table, by the
 	 * committer thread or by the thread calling store_follow/open, while no
 	 * store lock is held.  Must not call back into the store.  May be NULL. */
