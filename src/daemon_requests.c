@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "log.h"
 
 struct daemon_write_ctx {
@@ -332,7 +333,7 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 	for (struct daemon_watcher **wp = &d->watchers; *wp != NULL;) {
 		struct daemon_watcher *w = *wp;
 		if (op->seq > w->from && daemon_requests_match(w, op->key, op->key_len, seal) &&
-		    control_stream(d->ctl, w->id, strdup(line)) < 0) {
+		    control_stream(d->ctl, w->id, FAULT_ALLOC("ssfmd/watch/alloc", strdup(line))) < 0) {
 			/* A watcher that missed an operation must not go on as if
 			 * it had not: end its stream, as when memory ran out above. */
 			*wp = w->next;

@@ -11,6 +11,7 @@
  */
 #include "store_int.h"
 #include "checksum.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,7 +126,7 @@ static int index_init(struct batch_index *ix, size_t n)
 
 	while (cap < 2 * n)
 		cap *= 2;
-	ix->slots = malloc(cap * sizeof(int));
+	ix->slots = FAULT_ALLOC("store/commit/alloc", malloc(cap * sizeof(int)));
 	if (!ix->slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < cap; i++)
@@ -245,7 +246,7 @@ static int commit_encode(struct store *st, struct pending **batch, size_t n,
 			    batch[i]->req.kind == STORE_OP_PUT ? batch[i]->req.value_len : 0,
 			    batch[i]->req.reqid_len);
 	if (size > st->encbuf_size) {
-		unsigned char *b = realloc(st->encbuf, size);
+		unsigned char *b = FAULT_ALLOC("store/commit/alloc", realloc(st->encbuf, size));
 		if (!b)
 			return -ENOMEM;
 		st->encbuf = b;
@@ -370,7 +371,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	format_name(name, first);
 	journal_path(st, first, path, sizeof(path));
 	for (int retried = 0;; retried++) {
-		rc = durable_write(st->journal_dir, name, st->encbuf, len, &st->link_mode, &flags, &err);
+		rc = durable_write(st->journal_dir, name, "store/commit", st->encbuf, len, &st->link_mode, &flags, &err);
 		if (rc != -EEXIST)
 			break;
 		rc = commit_name_taken(st, first, retried, msg, sizeof(msg));
@@ -675,7 +676,7 @@ int store_submit(struct store *st, const struct store_write_req *req,
 	if (commit_validate(st, req, &res) < 0)
 		return res.rc;
 	normalize_reqid(&q);
-	p = calloc(1, sizeof(*p) + q.key_len + q.value_len + q.reqid_len + 1);
+	p = FAULT_ALLOC("store/submit/alloc", calloc(1, sizeof(*p) + q.key_len + q.value_len + q.reqid_len + 1));
 	if (!p)
 		return -ENOMEM;
 	data = (char *)(p + 1);
@@ -776,7 +777,7 @@ static int commit_write_seal(struct store *st, uint64_t epoch, const char *host,
 	format_put32(p, crc32c(0, buf, size - FMT_TRAILER));
 	*len = size;
 	format_name(name, h.first_seq);
-	return durable_write(st->journal_dir, name, buf, size, &st->link_mode, flags, err);
+	return durable_write(st->journal_dir, name, "store/seal", buf, size, &st->link_mode, flags, err);
 }
 
 static int commit_write_epoch_file(struct store *st, const struct store_seal_info *si,
@@ -797,7 +798,7 @@ static int commit_write_epoch_file(struct store *st, const struct store_seal_inf
 	store_fmt(fs.host, sizeof(fs.host), "%s", si->host);
 	len = format_seal_encode(&fs, buf);
 	format_name(name, si->epoch);
-	rc = durable_write(st->epochs_dir, name, buf, len, &st->link_mode, NULL, err);
+	rc = durable_write(st->epochs_dir, name, "store/seal", buf, len, &st->link_mode, NULL, err);
 	if (rc != -EEXIST)
 		return rc;
 	store_fmt(path, sizeof(path), "%s/%s", st->epochs_dir, name);

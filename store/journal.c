@@ -28,6 +28,7 @@
  * never applied or deleted automatically.
  */
 #include "store_int.h"
+#include "fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,7 +71,7 @@ static int read_fd(int fd, unsigned char **buf, size_t *len)
 	if (fstat(fd, &sb) < 0)
 		return -errno;
 	size = (size_t)sb.st_size + 1;
-	b = malloc(size);
+	b = FAULT_ALLOC("store/apply/alloc", malloc(size));
 	if (!b)
 		return -ENOMEM;
 	for (;;) {
@@ -85,7 +86,7 @@ static int read_fd(int fd, unsigned char **buf, size_t *len)
 			}
 			b = nb;
 		}
-		n = read(fd, b + used, size - used);
+		n = FAULT("store/apply", "read") < 0 ? -1 : read(fd, b + used, size - used);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -106,7 +107,7 @@ int journal_read_file(const char *path, unsigned char **buf, size_t *len)
 	int rc = 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/apply");
 		if (fd < 0) {
 			rc = -errno;
 		} else {
@@ -131,7 +132,7 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 	uint64_t horizon = now > keep_ms ? now - keep_ms : 0;
 	int rc = 0;
 
-	recs = calloc(h->count, sizeof(*recs));
+	recs = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*recs)));
 	if (!recs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < h->count; i++) {
@@ -219,9 +220,9 @@ int journal_quarantine(struct store *st, const char *subdir, const char *name,
 		store_seterr(err, rc, "%s: moving to %s: %s", from, to, strerror(-rc));
 		return rc;
 	}
-	rc = durable_fsync_dir(st->quarantine_dir, err);
+	rc = durable_fsync_dir(st->quarantine_dir, "store/quarantine", err);
 	if (rc == 0)
-		rc = durable_fsync_dir(fromdir, err);
+		rc = durable_fsync_dir(fromdir, "store/quarantine", err);
 	return rc;
 }
 
@@ -234,17 +235,22 @@ int journal_next_present(struct store *st, uint64_t after, uint64_t *found,
 	int rc;
 
 	*found = 0;
-	d = opendir(st->journal_dir);
+	d = FAULT("store/apply", "opendir") < 0 ? NULL : opendir(st->journal_dir);
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/apply")) > 0) {
 		if (format_parse_name(de->d_name, &n) && n > after && (best == 0 || n < best))
 			best = n;
 	}
 	closedir(d);
+	if (rc < 0) {
+		/* A gap check that read half the listing would see no gap. */
+		store_seterr(err, rc, "%s: listing: %s", st->journal_dir, strerror(-rc));
+		return rc;
+	}
 	*found = best;
 	return 0;
 }
@@ -262,7 +268,7 @@ static int remove_temporaries_in(const char *dir, struct store_error *err)
 		store_seterr(err, rc, "%s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/recover")) > 0) {
 		if (strncmp(de->d_name, ".tmp-", 5) != 0)
 			continue;
 		store_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -273,9 +279,11 @@ static int remove_temporaries_in(const char *dir, struct store_error *err)
 		}
 		removed++;
 	}
+	if (rc < 0 && de == NULL)      /* the listing failed, not an unlink */
+		store_seterr(err, rc, "%s: listing: %s", dir, strerror(-rc));
 	closedir(d);
 	if (rc == 0 && removed)
-		rc = durable_fsync_dir(dir, err);
+		rc = durable_fsync_dir(dir, "store/recover", err);
 	return rc;
 }
 

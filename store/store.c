@@ -183,7 +183,7 @@ int store_create(const char *dir, const struct store_create_params *p,
 			return rc;
 		}
 	}
-	rc = durable_fsync_dir(dir, err);
+	rc = durable_fsync_dir(dir, "store/init", err);
 	if (rc < 0)
 		return rc;
 	memset(&id, 0, sizeof(id));
@@ -198,7 +198,7 @@ int store_create(const char *dir, const struct store_create_params *p,
 	}
 	/* The identity is written last: a directory is a store only once its
 	 * folders exist. */
-	rc = durable_write(dir, FMT_IDENTITY_NAME, text, (size_t)len, &link_mode, NULL, err);
+	rc = durable_write(dir, FMT_IDENTITY_NAME, "store/init", text, (size_t)len, &link_mode, NULL, err);
 	if (rc == -EEXIST)
 		store_seterr(err, rc, "%s is already an ssfm store (created concurrently)", dir);
 	return rc;

@@ -1,0 +1,90 @@
+/*
+ * fault.h: fault points (libfiu) on the I/O and allocation paths of the
+ * store and the daemon, so tests can make each call fail on purpose
+ * (STYLE.md habit 11).
+ *
+ * Built with --enable-fault-injection (the default; configure needs
+ * libfiu-dev) each point is a fiu_fail() check, which costs one load and a
+ * branch while no point is enabled.  Built with --disable-fault-injection
+ * (production packages) every point compiles to nothing, as with libfiu's
+ * own fiu-local.h, and nothing links libfiu.
+ *
+ * Point names are "part/path/call": the path says which writer or reader
+ * (store/commit for journal batches, store/seal for seals and epoch files,
+ * store/snapshot for snapshots, store/apply for reading journal files,
+ * store/load for reading snapshots...), the call is the system call or
+ * "alloc".  tests/fault.h lists them all.
+ *
+ * What a point does when it fires: the call is not made, and the caller
+ * sees -1 with errno set to the point's failinfo (0 or absent: EIO).  A
+ * write point whose failinfo is FAULT_SHORT writes only the first half of
+ * what it was given (at least one byte) and reports that count: a short
+ * write, which the write loop must complete.
+ */
+#ifndef SSFM_FAULT_H
+#define SSFM_FAULT_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* failinfo for write points: a short write instead of an error. */
+#define FAULT_SHORT 0x5348
+
+#ifdef FIU_ENABLE
+#include <fiu.h>
+
+/* fiu_fail with the name built from a path and a call. */
+static inline int fault_fires(const char *path, const char *call)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s/%s", path, call);
+	return fiu_fail(name);
+}
+
+/* The errno a point that fired asks for. */
+static inline int fault_errno(void)
+{
+	intptr_t e = (intptr_t)fiu_failinfo();
+
+	return e > 0 && e != FAULT_SHORT ? (int)e : EIO;
+}
+
+static inline int fault_is_short(void)
+{
+	return (intptr_t)fiu_failinfo() == FAULT_SHORT;
+}
+#else
+static inline int fault_fires(const char *path, const char *call)
+{
+	(void)path;
+	(void)call;
+	return 0;
+}
+
+static inline int fault_errno(void)
+{
+	return EIO;
+}
+
+static inline int fault_is_short(void)
+{
+	return 0;
+}
+#define fiu_fail(name) 0
+#endif
+
+/*
+ * FAULT(path, call): 0, or -1 with errno set when the point fires.  Use as
+ *     if (FAULT("store/commit", "fdatasync") < 0 || fdatasync(fd) < 0)
+ */
+#define FAULT(path, call) \
+	(fault_fires((path), (call)) ? (errno = fault_errno(), -1) : 0)
+
+/* FAULT_ALLOC(name, expr): expr, or NULL with ENOMEM when the point fires. */
+#define FAULT_ALLOC(name, expr) \
+	(fiu_fail(name) ? (errno = ENOMEM, (void *)NULL) : (expr))
+
+#endif
