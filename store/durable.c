@@ -85,10 +85,22 @@ int durable_read_all(int fd, void *buf, size_t len, const char *site)
 	return 0;
 }
 
+DIR *durable_opendir(const char *path, const char *site)
+{
+	DIR *d;
+
+	do
+		d = FAULT(site, "opendir") < 0 ? NULL : opendir(path);
+	while (!d && errno == EINTR);
+	return d;
+}
+
 int durable_readdir(DIR *d, struct dirent **de, const char *site)
 {
-	errno = 0;
-	*de = FAULT(site, "readdir") < 0 ? NULL : readdir(d);
+	do {
+		errno = 0;
+		*de = FAULT(site, "readdir") < 0 ? NULL : readdir(d);
+	} while (!*de && errno == EINTR);
 	if (*de)
 		return 1;
 	return errno ? -errno : 0;

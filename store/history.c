@@ -27,7 +27,7 @@ static int history_file_for(struct store *st, uint64_t seq, uint64_t *found,
 	uint64_t best = 0, n;
 	int rc;
 
-	d = opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/history");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));

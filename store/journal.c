@@ -235,7 +235,7 @@ int journal_next_present(struct store *st, uint64_t after, uint64_t *found,
 	int rc;
 
 	*found = 0;
-	d = FAULT("store/apply", "opendir") < 0 ? NULL : opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/apply");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
@@ -262,7 +262,7 @@ static int remove_temporaries_in(const char *dir, struct store_error *err)
 	char path[STORE_PATH_MAX];
 	int rc = 0, removed = 0;
 
-	d = opendir(dir);
+	d = durable_opendir(dir, "store/recover");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", dir, strerror(-rc));

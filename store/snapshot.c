@@ -39,7 +39,7 @@ static int snapshot_list(struct store *st, uint64_t **out, size_t *count,
 	size_t n = 0, cap = 0;
 	int rc;
 
-	d = opendir(st->snapshots_dir);
+	d = durable_opendir(st->snapshots_dir, "store/load");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->snapshots_dir, strerror(-rc));
@@ -598,7 +598,7 @@ int store_compact(struct store *st, struct store_error *err)
 		goto snapshots;
 	bound = valid[1];
 
-	d = opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/compact");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));

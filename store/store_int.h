@@ -78,6 +78,7 @@ int durable_open(const char *path, int flags, mode_t mode, const char *site);
 /* 1 and the next entry in *de, 0 at the end, or -errno: a listing that
  * failed part way must not pass for a shorter one. */
 int durable_readdir(DIR *d, struct dirent **de, const char *site);
+DIR *durable_opendir(const char *path, const char *site);
 int durable_sync(int fd, int data_only, const char *site);
 int durable_write_all(int fd, const void *buf, size_t len, const char *site);
 int durable_read_all(int fd, void *buf, size_t len, const char *site);
