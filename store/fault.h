@@ -9,11 +9,29 @@
  * (production packages) every point compiles to nothing, as with libfiu's
  * own fiu-local.h, and nothing links libfiu.
  *
- * Point names are "part/path/call": the path says which writer or reader
- * (store/commit for journal batches, store/seal for seals and epoch files,
- * store/snapshot for snapshots, store/apply for reading journal files,
- * store/load for reading snapshots...), the call is the system call or
- * "alloc".  tests/fault.h lists them all.
+ * Point names are "part/path/call": the path says which writer or reader,
+ * the call is the system call or "alloc":
+ *
+ *   store/commit/{open,write,fdatasync,rename,link,fsync,alloc}
+ *                                journal batches (fsync: of the directory)
+ *   store/submit/alloc           queueing a write (store_submit)
+ *   store/seal/{open,write,fdatasync,rename,link,fsync}
+ *                                the seal batch and epochs/ file
+ *   store/snapshot/{open,write,fdatasync,rename,link,fsync,alloc}
+ *   store/init/{open,write,fdatasync,rename,link,fsync}   store_create
+ *   store/apply/{open,read,opendir,readdir,alloc}
+ *                                reading journal files (follow, recovery)
+ *   store/load/{open,read,opendir,readdir,alloc}   reading snapshots
+ *   store/recover/{opendir,readdir,open,fsync}     removing temporaries
+ *   store/quarantine/{open,fsync}                  moving a file aside
+ *   store/compact/{opendir,readdir,read,open,fsync}
+ *   store/history/{opendir,readdir}                watch from the past
+ *   store/table/alloc            a record of the in-memory table
+ *   ssfmd/watch/alloc            queueing an event for a watcher
+ *
+ * rename is renameat2(RENAME_NOREPLACE); link is the link()+unlink()
+ * fallback (store_options.force_link).  t_fault_store and t_fault_daemon
+ * turn them on.
  *
  * What a point does when it fires: the call is not made, and the caller
  * sees -1 with errno set to the point's failinfo (0 or absent: EIO).  A
