@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,37 @@ static void check_standby_and_snapshot(struct dwriters *w)
 	ok(dw_wait_acks(w, acks + 30, 30000), "writes go on being acknowledged");
 }
 
+static int host_active(void *arg)
+{
+	return dg_has_role(&g, *(int *)arg, "ACTIVE");
+}
+
+/* A takeover whose seal cannot be made durable: the host does not become
+ * ACTIVE while it cannot seal, keeps running, and takes over once it can. */
+static void check_seal_fault(struct dwriters *w)
+{
+	int a = dg_wait_active(&g, 0, 30000), s = a == 1 ? 2 : 1;
+	uint64_t acks;
+
+	if (a <= 0)
+		return;
+	ok(fault_ctrl(s, "enable name=store/seal/fdatasync,failinfo=5") == 0,
+	    "host%d (standby): store/seal/fdatasync fails with EIO", s);
+	dg_signal(&g, a, SIGTERM);
+	ok(!tu_wait_until(host_active, &s, 3000, 50), "host%d does not become ACTIVE while it cannot seal", s);
+	ok(dg_running(&g, s), "host%d's ssfmd is still running", s);
+	{
+		char *log = tu_read_file(g.d[s].log, NULL);
+		ok(log && strstr(log, "fdatasync: Input/output error"), "host%d logged why its catch-up failed", s);
+		free(log);
+	}
+	ok(fault_ctrl(s, "disable name=store/seal/fdatasync") == 0, "host%d: store/seal/fdatasync disabled", s);
+	ok(tu_wait_until(host_active, &s, 30000, 50), "then host%d takes over", s);
+	acks = dw_acks(w);
+	ok(dw_wait_acks(w, acks + 30, 30000), "and acknowledges writes");
+	ok(dg_start(&g, a) == 0 && dg_wait_role(&g, a, "STANDBY", 30000), "host%d comes back as a STANDBY", a);
+}
+
 static void check_commit_faults(void)
 {
 	struct dwriters w;
@@ -267,6 +299,7 @@ static void check_commit_faults(void)
 		ok(dw_wait_acks(&w, acks + 30, 30000), "%s=%s: writes acknowledged again", c->point, c->info);
 	}
 	check_standby_and_snapshot(&w);
+	check_seal_fault(&w);
 	dw_stop(&w);
 	{
 		uint64_t lost = 0;
