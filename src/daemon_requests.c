@@ -308,6 +308,7 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 		line = proto_event_seal(op->seq, op->epoch, host);
 		break;
 	}
+	if (line != NULL && fiu_fail("ssfmd/watch/event")) { free(line); line = NULL; }
 	pthread_mutex_lock(&d->watch_lock);
 	if (d->last_seq != 0 && op->seq != d->last_seq + 1) {
 		/* A reload from a snapshot: what came before is not in memory, and

@@ -27,6 +27,7 @@
  *   store/compact/{opendir,readdir,read,open,fsync}
  *   store/history/{opendir,readdir}                watch from the past
  *   store/table/alloc            a record of the in-memory table
+ *   ssfmd/watch/event            making an applied operation's event line
  *   ssfmd/watch/alloc            queueing an event for a watcher
  *
  * rename is renameat2(RENAME_NOREPLACE); link is the link()+unlink()

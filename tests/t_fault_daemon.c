@@ -148,6 +148,36 @@ static void check_watcher_oom(int a)
 	pthread_join(w2.tid, NULL);
 	is_str(w2.first_key, "w/1", "starting with the operation the first one missed");
 	ok(dg_running(&g, a), "host%d's ssfmd runs on", a);
+
+	/* The event line itself cannot be made: every watcher ends, and what
+	 * the daemon keeps in memory starts after that operation; a watch from
+	 * before it reads the journal instead. */
+	memset(&w1, 0, sizeof(w1));
+	w1.host = a;
+	w1.from = -1;
+	pthread_create(&w1.tid, NULL, watch_main, &w1);
+	for (int t = 0; t < 20 && !atomic_load(&w1.events); t++) {
+		dg_put(&g, a, "w/2", "2", NULL, &v0);
+		tu_wait_until(watch_has_events, &w1, 500, 10);
+	}
+	seen = atomic_load(&w1.events);
+	ok(seen > 0, "another watcher on host%d streams w/2", a);
+	ok(fault_ctrl(a, "enable name=ssfmd/watch/event") == 0, "fiu-ctrl enables ssfmd/watch/event");
+	is_int(dg_put(&g, a, "w/3", "3", NULL, &v1), SSFM_OK, "a put whose event cannot be made is acknowledged");
+	ok(tu_wait_until(watch_ended, &w1, 10000, 10), "the watcher's stream ends");
+	fault_ctrl(a, "disable name=ssfmd/watch/event");
+	pthread_join(w1.tid, NULL);
+	ok(w1.rc == SSFM_EUNAVAILABLE && strstr(w1.msg, "error") != NULL, "with reason error: %s", w1.msg);
+	is_int(atomic_load(&w1.events), seen, "without the operation");
+	memset(&w2, 0, sizeof(w2));
+	w2.host = a;
+	w2.from = (int64_t)atomic_load(&w1.last_seq);
+	w2.stop_after_first = 1;
+	pthread_create(&w2.tid, NULL, watch_main, &w2);
+	ok(tu_wait_until(watch_ended, &w2, 10000, 10), "a new watch from seq %" PRId64 " streams", w2.from);
+	pthread_join(w2.tid, NULL);
+	is_str(w2.first_key, "w/3", "starting with the operation the first one missed (%s)",
+	    w2.rc == SSFM_OK ? "from the journal" : w2.msg);
 }
 
 /* ---- the commit path ----------------------------------------------------- */
