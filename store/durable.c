@@ -234,13 +234,14 @@ int durable_commit(struct durable *d, atomic_int *link_mode,
 		store_seterr(err, rc, "%s: fdatasync: %s", d->final, strerror(-rc));
 		goto fail;
 	}
-	if (close(d->fd) < 0) {
-		d->fd = -1;
-		rc = -errno;
+	/* Linux releases the descriptor even when close reports EINTR, and
+	 * fdatasync has already told the data's fate: EINTR is no error. */
+	rc = close(d->fd) < 0 || FAULT(d->site, "close") < 0 ? -errno : 0;
+	d->fd = -1;
+	if (rc < 0 && rc != -EINTR) {
 		store_seterr(err, rc, "%s: close: %s", d->final, strerror(-rc));
 		goto fail;
 	}
-	d->fd = -1;
 	rc = durable_link_name(d, link_mode);
 	if (rc == -EEXIST) {
 		store_seterr(err, rc, "%s: the name is already taken", d->final);

@@ -12,13 +12,13 @@
  * Point names are "part/path/call": the path says which writer or reader,
  * the call is the system call or "alloc":
  *
- *   store/commit/{open,write,fdatasync,rename,link,fsync,alloc}
+ *   store/commit/{open,write,fdatasync,close,rename,link,fsync,alloc}
  *                                journal batches (fsync: of the directory)
  *   store/submit/alloc           queueing a write (store_submit)
- *   store/seal/{open,write,fdatasync,rename,link,fsync}
+ *   store/seal/{open,write,fdatasync,close,rename,link,fsync}
  *                                the seal batch and epochs/ file
- *   store/snapshot/{open,write,fdatasync,rename,link,fsync,alloc}
- *   store/init/{open,write,fdatasync,rename,link,fsync}   store_create
+ *   store/snapshot/{open,write,fdatasync,close,rename,link,fsync,alloc}
+ *   store/init/{open,write,fdatasync,close,rename,link,fsync}   store_create
  *   store/apply/{open,read,opendir,readdir,alloc}
  *                                reading journal files (follow, recovery)
  *   store/load/{open,read,opendir,readdir,alloc}   reading snapshots

@@ -595,9 +595,9 @@ int main(void)
 {
 	const char *base = tu_tmpdir("fault");
 	static const char *commit_calls[] = { "commit/open", "commit/write", "commit/fdatasync",
-		"commit/rename", "commit/link", "commit/fsync" };
-	static const char *seal_calls[] = { "open", "write", "fdatasync", "rename", "link", "fsync" };
-	static const char *snapshot_calls[] = { "open", "write", "fdatasync", "rename", "link", "fsync" };
+		"commit/close", "commit/rename", "commit/link", "commit/fsync" };
+	static const char *seal_calls[] = { "open", "write", "fdatasync", "close", "rename", "link", "fsync" };
+	static const char *snapshot_calls[] = { "open", "write", "fdatasync", "close", "rename", "link", "fsync" };
 	static const enum kind io_kinds[] = { K_EIO, K_ENOSPC, K_EINTR, K_SHORT, K_SHORT_ENOSPC };
 
 	if (fiu_init(0) != 0)
