@@ -50,6 +50,7 @@ struct pending {
 	int dup_of;               /* index of the op it duplicates, or -1 */
 	uint64_t seq;
 	struct record *rec;
+	struct reqid_entry *rid;  /* its id, remembered once durable */
 };
 
 /* ---- failure ---- */
@@ -173,6 +174,7 @@ static void commit_form(struct store *st, struct pending **batch, size_t n,
 		p->from_map = 0;
 		p->dup_of = -1;
 		p->rec = NULL;
+		p->rid = NULL;
 		if (q->reqid_len) {
 			if (reqid_find(&st->state.reqids, q->reqid, q->reqid_len, &v)) {
 				answer(p, 0, "duplicate request id: answered from the original write");
@@ -231,6 +233,32 @@ static void commit_form(struct store *st, struct pending **batch, size_t n,
 		if (rslot)
 			*rslot = (int)i;
 	}
+}
+
+/* Before the batch is durable: once it is, remembering its request ids
+ * must not fail, or a retry of an acknowledged write would apply twice. */
+static int commit_alloc_reqids(struct store *st, struct pending **batch,
+    size_t n, uint64_t time_ms)
+{
+	int rc = 0;
+
+	if (st->state.reqids.nbuckets == 0) {
+		pthread_rwlock_wrlock(&st->lock);
+		rc = reqid_reserve(&st->state.reqids);
+		pthread_rwlock_unlock(&st->lock);
+		if (rc < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = batch[i];
+
+		if (p->answered || !p->req.reqid_len)
+			continue;
+		p->rid = reqid_entry_new(p->req.reqid, p->req.reqid_len, p->seq, time_ms);
+		if (!p->rid)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int commit_encode(struct store *st, struct pending **batch, size_t n,
@@ -362,6 +390,12 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	h.count = (uint32_t)count;
 	h.commit_time_ms = store_realtime_ms();
 	h.digest = digest;
+	rc = commit_alloc_reqids(st, batch, n, h.commit_time_ms);
+	if (rc < 0) {
+		failed_code = rc;
+		store_fmt(msg, sizeof(msg), "out of memory for the request ids of a batch of %zu operations", count);
+		goto answer_all;
+	}
 	rc = commit_encode(st, batch, n, &h, &len);
 	if (rc < 0) {
 		failed_code = rc;
@@ -432,9 +466,10 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 			} else {
 				record_unref(table_del(st->state.table, p->req.key, p->req.key_len));
 			}
-			if (p->req.reqid_len)
-				(void)reqid_add(&st->state.reqids, p->req.reqid, p->req.reqid_len,
-				    p->seq, h.commit_time_ms);
+			if (p->rid) {
+				reqid_insert(&st->state.reqids, p->rid);
+				p->rid = NULL;
+			}
 		}
 		reqid_expire(&st->state.reqids, horizon);
 		st->state.applied_seq = h.last_seq;
@@ -479,6 +514,8 @@ answer_all:
 	for (size_t i = 0; i < n; i++) {
 		record_unref(batch[i]->rec);
 		batch[i]->rec = NULL;
+		free(batch[i]->rid);
+		batch[i]->rid = NULL;
 	}
 	commit_complete_all(st, batch, n);
 out:

@@ -125,6 +125,7 @@ int journal_apply_batch(struct store *st, struct store_state *s,
     const struct batch_header *h, int *digest_ok)
 {
 	struct record **recs;
+	struct reqid_entry **rids = NULL;
 	struct batch_rec r;
 	size_t off = FMT_BATCH_HEADER;
 	uint64_t now = store_realtime_ms();
@@ -133,8 +134,13 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 	int rc = 0;
 
 	recs = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*recs)));
-	if (!recs)
-		return -ENOMEM;
+	rids = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*rids)));
+	if (!recs || !rids) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Everything allocated before anything changes: a batch applies whole
+	 * or not at all. */
 	for (uint32_t i = 0; i < h->count; i++) {
 		format_batch_next(buf, &off, &r);
 		if (r.op == 1) {
@@ -145,9 +151,22 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 				goto out;
 			}
 		}
+		if (r.reqid_len && h->commit_time_ms >= horizon) {
+			rids[i] = reqid_entry_new(r.reqid, r.reqid_len, h->first_seq + i, h->commit_time_ms);
+			if (!rids[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
 	}
 	if (lock)
 		pthread_rwlock_wrlock(lock);
+	if (reqid_reserve(&s->reqids) < 0) {
+		if (lock)
+			pthread_rwlock_unlock(lock);
+		rc = -ENOMEM;
+		goto out;
+	}
 	off = FMT_BATCH_HEADER;
 	for (uint32_t i = 0; i < h->count; i++) {
 		uint64_t seq = h->first_seq + i;
@@ -167,9 +186,10 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 			s->last_seal.host[r.key_len] = '\0';
 			s->last_seal.time_ms = h->commit_time_ms;
 		}
-		/* Allocation failure here only shortens what is remembered. */
-		if (r.reqid_len && h->commit_time_ms >= horizon)
-			(void)reqid_add(&s->reqids, r.reqid, r.reqid_len, seq, h->commit_time_ms);
+		if (rids[i]) {
+			reqid_insert(&s->reqids, rids[i]);
+			rids[i] = NULL;
+		}
 	}
 	reqid_expire(&s->reqids, horizon);
 	s->applied_seq = h->last_seq;
@@ -199,9 +219,12 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 		}
 	}
 out:
-	for (uint32_t i = 0; i < h->count; i++)
+	for (uint32_t i = 0; recs && i < h->count; i++)
 		record_unref(recs[i]);
+	for (uint32_t i = 0; rids && i < h->count; i++)
+		free(rids[i]);
 	free(recs);
+	free(rids);
 	return rc;
 }
 

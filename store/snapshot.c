@@ -282,8 +282,13 @@ int snapshot_read(const char *path, struct store_state *s,
 		}
 		if ((rc = sr_read(&r, id, len)) < 0)
 			goto io;
-		if (s && time_ms >= horizon)
-			(void)reqid_add(&s->reqids, (const char *)id, len, version, time_ms);
+		if (s && time_ms >= horizon &&
+		    reqid_add(&s->reqids, (const char *)id, len, version, time_ms) < 0) {
+			/* A state without its request ids would apply retries twice. */
+			rc = -ENOMEM;
+			store_fmt(why, why_len, "out of memory");
+			goto out;
+		}
 	}
 	if (sr_left(&r) != 0) {
 		store_fmt(why, why_len, "%" PRIu64 " bytes after the last entry", sr_left(&r));

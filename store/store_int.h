@@ -165,6 +165,16 @@ int reqid_find(const struct reqid_map *m, const char *id, size_t len,
     uint64_t *version);
 int reqid_add(struct reqid_map *m, const char *id, size_t len,
     uint64_t version, uint64_t time_ms);
+/*
+ * For writers that must not fail once a batch is durable: allocate first
+ * (reqid_reserve: the map has buckets; reqid_entry_new, freed with free()),
+ * then reqid_insert, which cannot fail.  A write acknowledged with an id
+ * the map then forgot would be applied twice when its client retries.
+ */
+int reqid_reserve(struct reqid_map *m);
+struct reqid_entry *reqid_entry_new(const char *id, size_t len,
+    uint64_t version, uint64_t time_ms);
+void reqid_insert(struct reqid_map *m, struct reqid_entry *e);
 void reqid_expire(struct reqid_map *m, uint64_t older_than_ms);
 /* Serialises every entry in the snapshot layout (format.h) into a
  * malloc'd buffer. */

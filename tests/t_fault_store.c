@@ -591,6 +591,97 @@ static void case_open_read(const char *base, const char *point, enum kind k)
 	recover_and_check(dir, what, NULL, 2);
 }
 
+/* ---- request ids ---------------------------------------------------------- */
+
+static int put_reqid(struct store *st, const char *key, const char *reqid,
+    struct store_write_result *res)
+{
+	struct store_write_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.kind = STORE_OP_PUT;
+	req.key = key;
+	req.key_len = strlen(key);
+	req.value = "\"v\"";
+	req.value_len = 3;
+	req.expected_version = STORE_ANY_VERSION;
+	req.reqid = reqid;
+	req.reqid_len = strlen(reqid);
+	return store_write(st, &req, res);
+}
+
+/*
+ * A write acknowledged with a request id is remembered, whatever memory
+ * allows: when the id cannot be remembered the write is refused (the
+ * writer), or the batch is not applied (a follower): never a retry applied
+ * twice.
+ */
+static void case_reqid(const char *base)
+{
+	const char *what = "store/reqid/alloc ENOMEM";
+	char dir[4096];
+	struct store_options opt;
+	struct store_write_result res, again;
+	struct store_follow_result fr;
+	struct store_error err;
+	struct store_info info;
+	struct store *w, *f = NULL;
+	uint64_t before;
+	int rc;
+
+	w = fresh_store(base, "reqid", 0, dir, sizeof(dir));
+	memset(&opt, 0, sizeof(opt));
+	if (store_open(dir, &opt, &f, &err) != 0 || store_begin_epoch(w, 1, "h1", 1, NULL, &err) != 0)
+		tap_bail("%s", err.msg);
+	/* The map starts empty: the first id needs its buckets too. */
+	fault_on("store/reqid/alloc", K_ENOMEM);
+	rc = put_reqid(w, "r/1", "id-1", &res);
+	fault_off("store/reqid/alloc");
+	put_reqid(w, "r/1", "id-1", &again);
+	if (rc == 0)
+		ok(again.duplicate && again.version == res.version,
+		    "%s: an acknowledged write's retry is answered from its record (v%" PRIu64 ", retry v%" PRIu64 " dup %d)",
+		    what, res.version, again.version, again.duplicate);
+	else
+		ok(rc == -ENOMEM && again.rc == 0 && !again.duplicate,
+		    "%s: the write is refused, and its retry applies once (%d, %s)", what, rc, res.msg);
+	fault_on("store/reqid/alloc", K_ENOMEM);
+	rc = put_reqid(w, "r/2", "id-2", &res);
+	fault_off("store/reqid/alloc");
+	put_reqid(w, "r/2", "id-2", &again);
+	if (rc == 0)
+		ok(again.duplicate && again.version == res.version,
+		    "%s: with buckets, an acknowledged write's retry is answered from its record", what);
+	else
+		ok(rc == -ENOMEM && again.rc == 0 && !again.duplicate,
+		    "%s: with buckets, the write is refused and its retry applies once (%d)", what, rc);
+
+	/* A follower that cannot remember the ids does not apply the batch. */
+	if (put_reqid(w, "r/3", "id-3", &res) != 0)
+		tap_bail("put r/3: %s", res.msg);
+	store_info(f, &info);
+	before = info.applied_seq;
+	fault_on("store/reqid/alloc", K_ENOMEM);
+	rc = store_follow(f, &fr, &err);
+	fault_off("store/reqid/alloc");
+	store_info(f, &info);
+	ok(rc < 0 || info.applied_seq < res.version || fr.blocked,
+	    "%s: a follower does not apply what it cannot remember (rc %d, applied %" PRIu64 " of %" PRIu64 ", from %" PRIu64 ")",
+	    what, rc, info.applied_seq, res.version, before);
+	store_follow(f, &fr, &err);
+	store_end_epoch(w);
+	store_close(w);
+	rc = store_begin_epoch(f, 2, "h2", 2, NULL, &err);
+	is_int(rc, 0, "%s: the follower becomes the writer", what);
+	put_reqid(f, "r/3", "id-3", &again);
+	ok(again.rc == 0 && again.duplicate && again.version == res.version,
+	    "%s: after the failover, a retry of id-3 is answered from its record (v%" PRIu64 " dup %d)",
+	    what, again.version, again.duplicate);
+	store_end_epoch(f);
+	store_close(f);
+	recover_and_check(dir, what, NULL, 3);
+}
+
 int main(void)
 {
 	const char *base = tu_tmpdir("fault");
@@ -643,5 +734,6 @@ int main(void)
 				case_open_read(base, points[i], rk[j]);
 		case_open_read(base, "store/load/alloc", K_ENOMEM);
 	}
+	case_reqid(base);
 	return tap_done();
 }
