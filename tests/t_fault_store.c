@@ -591,6 +591,39 @@ static void case_open_read(const char *base, const char *point, enum kind k)
 	recover_and_check(dir, what, NULL, 2);
 }
 
+/* ---- creating a store ------------------------------------------------------ */
+
+/* store_create (ssfm init) that fails part way can be run again. */
+static void case_init(const char *base, const char *call, enum kind k)
+{
+	struct store_create_params p = { .group = "fault", .io_timeout = 1 };
+	struct store_options opt;
+	struct store_error err;
+	struct store *st = NULL;
+	char point[64], what[160], dir[4096];
+	int rc, again;
+
+	snprintf(point, sizeof(point), "store/init/%s", call);
+	snprintf(what, sizeof(what), "%s %s", point, kind_names[k]);
+	snprintf(dir, sizeof(dir), "%s/i-%s-%d", base, call, (int)k);
+	fault_on(point, k);
+	rc = store_create(dir, &p, &err);
+	fault_off(point);
+	if (expected_errno(k))
+		is_int(rc, expected_errno(k), "%s: store_create fails with it", what);
+	else
+		is_int(rc, 0, "%s: store_create succeeds", what);
+	again = store_create(dir, &p, &err);
+	ok(rc == 0 ? again == -EEXIST : again == 0 || again == -EEXIST,
+	    "%s: store_create again makes the store (or finds it made): %d", what, again);
+	if (again < 0 && again != -EEXIST)
+		diag("%s", err.msg);
+	memset(&opt, 0, sizeof(opt));
+	is_int(store_open(dir, &opt, &st, &err), 0, "%s: the store opens", what);
+	store_close(st);
+	recover_and_check(dir, what, NULL, 1);
+}
+
 /* ---- request ids ---------------------------------------------------------- */
 
 static int put_reqid(struct store *st, const char *key, const char *reqid,
@@ -735,5 +768,12 @@ int main(void)
 		case_open_read(base, "store/load/alloc", K_ENOMEM);
 	}
 	case_reqid(base);
+	{
+		static const char *calls[] = { "open", "write", "fdatasync", "close", "rename", "fsync" };
+		static const enum kind ik[] = { K_EIO, K_EINTR };
+		for (size_t i = 0; i < sizeof(calls) / sizeof(*calls); i++)
+			for (size_t j = 0; j < 2; j++)
+				case_init(base, calls[i], ik[j]);
+	}
 	return tap_done();
 }
