@@ -634,7 +634,8 @@ int store_compact(struct store *st, struct store_error *err)
 		store_seterr(err, rc, "%s: listing: %s", st->journal_dir, strerror(-rc));
 		goto out;
 	}
-	qsort(jseqs, jn, sizeof(*jseqs), cmp_desc);
+	if (jn > 1)
+		qsort(jseqs, jn, sizeof(*jseqs), cmp_desc);   /* jseqs is NULL when jn is 0 */
 	/* Oldest first, so what remains is always a contiguous journal. */
 	for (size_t i = jn; i-- > 0;) {
 		char path[STORE_PATH_MAX], why[256];

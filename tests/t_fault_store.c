@@ -591,6 +591,65 @@ static void case_open_read(const char *base, const char *point, enum kind k)
 	recover_and_check(dir, what, NULL, 2);
 }
 
+/* ---- compaction ------------------------------------------------------------ */
+
+static int retention_passed(void *arg)
+{
+	return tu_now_ms() >= *(uint64_t *)arg;
+}
+
+/* Compaction that cannot list, read or sync fails, and leaves a journal
+ * that still loads whole; the next one does the work. */
+static void case_compact(const char *base, const char *point, enum kind k)
+{
+	struct store_create_params p = { .group = "fault", .io_timeout = 1 };
+	struct store_options opt;
+	struct store_error err;
+	struct store_info info;
+	struct store *st = NULL, *again = NULL;
+	char what[160], dir[4096];
+	uint64_t v, digest, ready;
+	int rc;
+
+	snprintf(what, sizeof(what), "compaction with %s %s", point, kind_names[k]);
+	snprintf(dir, sizeof(dir), "%s/m-%s-%d", base, point + 14, (int)k);
+	memset(&opt, 0, sizeof(opt));
+	opt.journal_retention_s = 1;
+	if (store_create(dir, &p, &err) != 0 || store_open(dir, &opt, &st, &err) != 0 ||
+	    store_begin_epoch(st, 1, "h1", 1, NULL, &err) != 0)
+		tap_bail("%s: %s", dir, err.msg);
+	for (int i = 0; i < 30; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%d", i % 7);
+		if (store_put(st, key, "1", STORE_ANY_VERSION, &v, &err) != 0)
+			tap_bail("put: %s", err.msg);
+		if (i % 10 == 9 && store_snapshot(st, NULL, &err) != 0)
+			tap_bail("snapshot: %s", err.msg);
+	}
+	ready = tu_now_ms() + 1100;
+	tu_wait_until(retention_passed, &ready, 5000, 50);
+	fault_on(point, k);
+	rc = store_compact(st, &err);
+	fault_off(point);
+	if (expected_errno(k))
+		ok(rc <= 0, "%s: compaction fails or removes nothing (%d)", what, rc);
+	else
+		ok(rc > 0, "%s: compaction removes files (%d)", what, rc);
+	ok(store_compact(st, &err) >= 0, "%s: the next compaction works", what);
+	store_info(st, &info);
+	digest = info.digest;
+	store_end_epoch(st);
+	store_close(st);
+	memset(&opt, 0, sizeof(opt));
+	opt.read_only = 1;
+	rc = store_open(dir, &opt, &again, &err);
+	if (rc == 0)
+		store_info(again, &info);
+	ok(rc == 0 && info.digest == digest && !info.blocked, "%s: the store loads whole", what);
+	store_close(again);
+	recover_and_check(dir, what, NULL, 2);
+}
+
 /* ---- creating a store ------------------------------------------------------ */
 
 /* store_create (ssfm init) that fails part way can be run again. */
@@ -768,6 +827,14 @@ int main(void)
 		case_open_read(base, "store/load/alloc", K_ENOMEM);
 	}
 	case_reqid(base);
+	{
+		static const char *points[] = { "store/compact/readdir", "store/compact/opendir",
+			"store/compact/read", "store/compact/fsync", "store/load/read" };
+		for (size_t i = 0; i < sizeof(points) / sizeof(*points); i++) {
+			case_compact(base, points[i], K_EIO);
+			case_compact(base, points[i], K_EINTR);
+		}
+	}
 	{
 		static const char *calls[] = { "open", "write", "fdatasync", "close", "rename", "fsync" };
 		static const enum kind ik[] = { K_EIO, K_EINTR };
