@@ -26,7 +26,9 @@
  *   store/quarantine/{open,fsync}                  moving a file aside
  *   store/compact/{opendir,readdir,read,open,fsync}
  *   store/history/{opendir,readdir}                watch from the past
+ *   store/verify/{opendir,readdir}                 store_verify (ssfm verify)
  *   store/table/alloc            a record of the in-memory table
+ *   store/reqid/alloc            a remembered request id
  *   ssfmd/watch/event            making an applied operation's event line
  *   ssfmd/watch/alloc            queueing an event for a watcher
  *

@@ -650,6 +650,33 @@ static void case_compact(const char *base, const char *point, enum kind k)
 	recover_and_check(dir, what, NULL, 2);
 }
 
+/* ---- verification ---------------------------------------------------------- */
+
+/* A verification that could not list the files never says clean. */
+static void case_verify(const char *base, const char *point, enum kind k)
+{
+	struct store_verify_report rep;
+	struct store_error err;
+	char what[160], dir[4096], name[64];
+	uint64_t digest;
+	int rc;
+
+	snprintf(what, sizeof(what), "verify with %s %s", point, kind_names[k]);
+	snprintf(name, sizeof(name), "v-%s-%d", point + 13, (int)k);
+	filled_store(base, name, 1, dir, sizeof(dir), &digest, NULL);
+	memset(&rep, 0, sizeof(rep));
+	fault_on(point, k);
+	rc = store_verify(dir, &rep, NULL, NULL, &err);
+	fault_off(point);
+	ok(atomic_load(&fired) > 0, "%s: the point fired", what);
+	if (expected_errno(k))
+		ok(rc < 0, "%s: store_verify cannot check, and says so (%d: %s)", what, rc, rc < 0 ? err.msg : "");
+	else
+		is_int(rc, 0, "%s: store_verify is clean", what);
+	memset(&rep, 0, sizeof(rep));
+	is_int(store_verify(dir, &rep, NULL, NULL, &err), 0, "%s: clean afterwards", what);
+}
+
 /* ---- creating a store ------------------------------------------------------ */
 
 /* store_create (ssfm init) that fails part way can be run again. */
@@ -827,6 +854,9 @@ int main(void)
 		case_open_read(base, "store/load/alloc", K_ENOMEM);
 	}
 	case_reqid(base);
+	case_verify(base, "store/verify/readdir", K_EIO);
+	case_verify(base, "store/verify/readdir", K_EINTR);
+	case_verify(base, "store/verify/opendir", K_EIO);
 	{
 		static const char *points[] = { "store/compact/readdir", "store/compact/opendir",
 			"store/compact/read", "store/compact/fsync", "store/load/read" };
