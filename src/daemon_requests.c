@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "log.h"
 
 struct daemon_write_ctx {
@@ -346,8 +347,9 @@ void daemon_requests_on_apply(void *arg, const struct store_applied *op)
 			continue;
 		}
 		if (line == NULL)
-			line = daemon_requests_event_line(op);
-		if (line == NULL || control_stream(d->ctl, w->id, strdup(line)) < 0) {
+			line = FAULT_ALLOC("ssfmd/watch/event", daemon_requests_event_line(op));
+		if (line == NULL || control_stream(d->ctl, w->id,
+		    FAULT_ALLOC("ssfmd/watch/alloc", strdup(line))) < 0) {
 			/* A watcher that missed an operation must not go on as if
 			 * it had not: end its stream. */
 			*wp = w->next;

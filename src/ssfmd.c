@@ -22,6 +22,10 @@
 #include "daemon.h"
 #include "log.h"
 #include "pidfile.h"
+#ifdef FIU_ENABLE
+#include <fiu-control.h>
+#include <fiu.h>
+#endif
 
 struct ssfmd_opts {
 	const char *file;
@@ -353,7 +357,18 @@ int main(int argc, char **argv)
 		pidfile_write(pidfd, getpid());
 	}
 	umask(022);
+#ifdef FIU_ENABLE
+	/* Tests drive the fault points (store/fault.h) with fiu-ctrl -f BASE. */
+	if (getenv("SSFM_FAULT_FIFO") && (fiu_init(0) < 0 || fiu_rc_fifo(getenv("SSFM_FAULT_FIFO")) < 0)) {
+		log_warnx("SSFM_FAULT_FIFO=%s: cannot create the fault control fifo", getenv("SSFM_FAULT_FIFO"));
+		rc = 1;
+		goto out;
+	}
+#endif
 	rc = ssfmd_run(&cfg, ready_fd);
+#ifdef FIU_ENABLE
+out:
+#endif
 	pidfile_release(pidfd, cfg.pid_file);
 	conf_free(&cfg);
 	log_shutdown();

@@ -11,6 +11,7 @@
  */
 #include "store_int.h"
 #include "checksum.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,6 +50,7 @@ struct pending {
 	int dup_of;               /* index of the op it duplicates, or -1 */
 	uint64_t seq;
 	struct record *rec;
+	struct reqid_entry *rid;  /* its id, remembered once durable */
 };
 
 /* ---- failure ---- */
@@ -125,7 +127,7 @@ static int index_init(struct batch_index *ix, size_t n)
 
 	while (cap < 2 * n)
 		cap *= 2;
-	ix->slots = malloc(cap * sizeof(int));
+	ix->slots = FAULT_ALLOC("store/commit/alloc", malloc(cap * sizeof(int)));
 	if (!ix->slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < cap; i++)
@@ -172,6 +174,7 @@ static void commit_form(struct store *st, struct pending **batch, size_t n,
 		p->from_map = 0;
 		p->dup_of = -1;
 		p->rec = NULL;
+		p->rid = NULL;
 		if (q->reqid_len) {
 			if (reqid_find(&st->state.reqids, q->reqid, q->reqid_len, &v)) {
 				answer(p, 0, "duplicate request id: answered from the original write");
@@ -232,6 +235,32 @@ static void commit_form(struct store *st, struct pending **batch, size_t n,
 	}
 }
 
+/* Before the batch is durable: once it is, remembering its request ids
+ * must not fail, or a retry of an acknowledged write would apply twice. */
+static int commit_alloc_reqids(struct store *st, struct pending **batch,
+    size_t n, uint64_t time_ms)
+{
+	int rc = 0;
+
+	if (st->state.reqids.nbuckets == 0) {
+		pthread_rwlock_wrlock(&st->lock);
+		rc = reqid_reserve(&st->state.reqids);
+		pthread_rwlock_unlock(&st->lock);
+		if (rc < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = batch[i];
+
+		if (p->answered || !p->req.reqid_len)
+			continue;
+		p->rid = reqid_entry_new(p->req.reqid, p->req.reqid_len, p->seq, time_ms);
+		if (!p->rid)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int commit_encode(struct store *st, struct pending **batch, size_t n,
     const struct batch_header *h, size_t *len)
 {
@@ -245,7 +274,7 @@ static int commit_encode(struct store *st, struct pending **batch, size_t n,
 			    batch[i]->req.kind == STORE_OP_PUT ? batch[i]->req.value_len : 0,
 			    batch[i]->req.reqid_len);
 	if (size > st->encbuf_size) {
-		unsigned char *b = realloc(st->encbuf, size);
+		unsigned char *b = FAULT_ALLOC("store/commit/alloc", realloc(st->encbuf, size));
 		if (!b)
 			return -ENOMEM;
 		st->encbuf = b;
@@ -363,6 +392,12 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	h.count = (uint32_t)count;
 	h.commit_time_ms = store_realtime_ms();
 	h.digest = digest;
+	rc = commit_alloc_reqids(st, batch, n, h.commit_time_ms);
+	if (rc < 0) {
+		failed_code = rc;
+		store_fmt(msg, sizeof(msg), "out of memory for the request ids of a batch of %zu operations", count);
+		goto answer_all;
+	}
 	rc = commit_encode(st, batch, n, &h, &len);
 	if (rc < 0) {
 		failed_code = rc;
@@ -372,7 +407,7 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 	format_name(name, first);
 	journal_path(st, first, path, sizeof(path));
 	for (int retried = 0;; retried++) {
-		rc = durable_write(st->journal_dir, name, st->encbuf, len, &st->link_mode, &flags, &err);
+		rc = durable_write(st->journal_dir, name, "store/commit", st->encbuf, len, &st->link_mode, &flags, &err);
 		if (rc != -EEXIST)
 			break;
 		rc = commit_name_taken(st, first, retried, msg, sizeof(msg));
@@ -445,9 +480,10 @@ static void commit_batch(struct store *st, struct pending **batch, size_t n)
 			} else {
 				record_unref(table_del(st->state.table, p->req.key, p->req.key_len));
 			}
-			if (p->req.reqid_len)
-				(void)reqid_add(&st->state.reqids, p->req.reqid, p->req.reqid_len,
-				    p->seq, h.commit_time_ms);
+			if (p->rid) {
+				reqid_insert(&st->state.reqids, p->rid);
+				p->rid = NULL;
+			}
 		}
 		reqid_expire(&st->state.reqids, horizon);
 		st->state.applied_seq = h.last_seq;
@@ -492,6 +528,8 @@ answer_all:
 	for (size_t i = 0; i < n; i++) {
 		record_unref(batch[i]->rec);
 		batch[i]->rec = NULL;
+		free(batch[i]->rid);
+		batch[i]->rid = NULL;
 	}
 	commit_complete_all(st, batch, n);
 out:
@@ -691,7 +729,7 @@ int store_submit(struct store *st, const struct store_write_req *req,
 	if (commit_validate(st, req, &res) < 0)
 		return res.rc;
 	normalize_reqid(&q);
-	p = calloc(1, sizeof(*p) + q.key_len + q.value_len + q.reqid_len + 1);
+	p = FAULT_ALLOC("store/submit/alloc", calloc(1, sizeof(*p) + q.key_len + q.value_len + q.reqid_len + 1));
 	if (!p)
 		return -ENOMEM;
 	data = (char *)(p + 1);
@@ -792,7 +830,7 @@ static int commit_write_seal(struct store *st, uint64_t epoch, const char *host,
 	format_put32(p, crc32c(0, buf, size - FMT_TRAILER));
 	*len = size;
 	format_name(name, h.first_seq);
-	return durable_write(st->journal_dir, name, buf, size, &st->link_mode, flags, err);
+	return durable_write(st->journal_dir, name, "store/seal", buf, size, &st->link_mode, flags, err);
 }
 
 static int commit_write_epoch_file(struct store *st, const struct store_seal_info *si,
@@ -813,7 +851,7 @@ static int commit_write_epoch_file(struct store *st, const struct store_seal_inf
 	store_fmt(fs.host, sizeof(fs.host), "%s", si->host);
 	len = format_seal_encode(&fs, buf);
 	format_name(name, si->epoch);
-	rc = durable_write(st->epochs_dir, name, buf, len, &st->link_mode, NULL, err);
+	rc = durable_write(st->epochs_dir, name, "store/seal", buf, len, &st->link_mode, NULL, err);
 	if (rc != -EEXIST)
 		return rc;
 	store_fmt(path, sizeof(path), "%s/%s", st->epochs_dir, name);

@@ -11,6 +11,10 @@
  *     remembered per store and may be forced (store_options.force_link);
  *  4. fsync the directory so the name itself is durable.
  *
+ * Every system call here sits behind a fault point "SITE/CALL" (fault.h),
+ * SITE naming the writer (store/commit, store/seal, store/snapshot...), and
+ * is retried on EINTR: a signal interrupts a wait, it loses no data.
+ *
  * EEXIST at step 3 is not an I/O error: the name is taken (another writer,
  * or a newer epoch's seal), and the caller decides what that means.
  *
@@ -25,8 +29,10 @@
  * undo a write others saw), and the caller does not acknowledge it.
  */
 #include "store_int.h"
+#include "fault.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,12 +44,13 @@
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 
-int durable_write_all(int fd, const void *buf, size_t len)
+int durable_write_all(int fd, const void *buf, size_t len, const char *site)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = !fault_fires(site, "write") ? write(fd, p, len) :
+		    fault_is_short() ? write(fd, p, (len + 1) / 2) : (errno = fault_errno(), -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -59,12 +66,12 @@ int durable_write_all(int fd, const void *buf, size_t len)
 
 /* Reads exactly len bytes; -ENODATA if the file ends first (a short file
  * is damage, not an I/O error). */
-int durable_read_all(int fd, void *buf, size_t len)
+int durable_read_all(int fd, void *buf, size_t len, const char *site)
 {
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = FAULT(site, "read") < 0 ? -1 : read(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -78,17 +85,61 @@ int durable_read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int durable_fsync_dir(const char *dir, struct store_error *err)
+DIR *durable_opendir(const char *path, const char *site)
+{
+	DIR *d;
+
+	do
+		d = FAULT(site, "opendir") < 0 ? NULL : opendir(path);
+	while (!d && errno == EINTR);
+	return d;
+}
+
+int durable_readdir(DIR *d, struct dirent **de, const char *site)
+{
+	do {
+		errno = 0;
+		*de = FAULT(site, "readdir") < 0 ? NULL : readdir(d);
+	} while (!*de && errno == EINTR);
+	if (*de)
+		return 1;
+	return errno ? -errno : 0;
+}
+
+int durable_open(const char *path, int flags, mode_t mode, const char *site)
+{
+	int fd;
+
+	do
+		fd = FAULT(site, "open") < 0 ? -1 : open(path, flags, mode);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+/* fsync (data_only: fdatasync), retried when a signal interrupts it: EINTR
+ * says the wait was cut short, not that the data is lost. */
+int durable_sync(int fd, int data_only, const char *site)
+{
+	int rc;
+
+	do
+		rc = FAULT(site, data_only ? "fdatasync" : "fsync") < 0 ? -1 :
+		    data_only ? fdatasync(fd) : fsync(fd);
+	while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+int durable_fsync_dir(const char *dir, const char *site, struct store_error *err)
 {
 	int fd, rc = 0;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = durable_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, site);
 	if (fd < 0) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: open directory: %s", dir, strerror(-rc));
 		return rc;
 	}
-	if (fsync(fd) < 0) {
+	if (durable_sync(fd, 0, site) < 0) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: fsync directory: %s", dir, strerror(-rc));
 	}
@@ -97,7 +148,7 @@ int durable_fsync_dir(const char *dir, struct store_error *err)
 }
 
 int durable_begin(struct durable *d, const char *dir, const char *name,
-    struct store_error *err)
+    const char *site, struct store_error *err)
 {
 	uint64_t rnd = 0;
 	int rc;
@@ -106,6 +157,7 @@ int durable_begin(struct durable *d, const char *dir, const char *name,
 	d->fd = -1;
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = store_monotonic_ms() ^ ((uint64_t)(uintptr_t)d << 16);
+	d->site = site;
 	store_fmt(d->dir, sizeof(d->dir), "%s", dir);
 	if ((size_t)store_fmt(d->final, sizeof(d->final), "%s/%s", dir, name) >= sizeof(d->final) ||
 	    (size_t)store_fmt(d->tmp, sizeof(d->tmp), "%s/.tmp-%s-%ld-%016llx", dir, name,
@@ -113,7 +165,7 @@ int durable_begin(struct durable *d, const char *dir, const char *name,
 		store_seterr(err, -ENAMETOOLONG, "%s/%s: path too long", dir, name);
 		return -ENAMETOOLONG;
 	}
-	d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	d->fd = durable_open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, site);
 	if (d->fd < 0) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: create: %s", d->tmp, strerror(-rc));
@@ -125,7 +177,7 @@ int durable_begin(struct durable *d, const char *dir, const char *name,
 int durable_append(struct durable *d, const void *buf, size_t len,
     struct store_error *err)
 {
-	int rc = durable_write_all(d->fd, buf, len);
+	int rc = durable_write_all(d->fd, buf, len, d->site);
 
 	if (rc < 0)
 		store_seterr(err, rc, "%s: write: %s", d->tmp, strerror(-rc));
@@ -145,8 +197,14 @@ void durable_abort(struct durable *d)
 
 static int durable_link_name(struct durable *d, atomic_int *link_mode)
 {
+	int rc;
+
 	if (atomic_load(link_mode) == 0) {
-		if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_NOREPLACE) == 0) {
+		do
+			rc = FAULT(d->site, "rename") < 0 ? -1 :
+			    renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_NOREPLACE);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0) {
 			d->tmp[0] = '\0';
 			return 0;
 		}
@@ -154,7 +212,10 @@ static int durable_link_name(struct durable *d, atomic_int *link_mode)
 			return -errno;
 		atomic_store(link_mode, 1);
 	}
-	if (link(d->tmp, d->final) < 0)
+	do
+		rc = FAULT(d->site, "link") < 0 ? -1 : link(d->tmp, d->final);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
 		return -errno;
 	/* The final name is in place; a temporary left over by a failing
 	 * unlink is harmless (readers ignore it, recovery removes it). */
@@ -168,18 +229,19 @@ int durable_commit(struct durable *d, atomic_int *link_mode,
 {
 	int rc;
 
-	if (fdatasync(d->fd) < 0) {
+	if (durable_sync(d->fd, 1, d->site) < 0) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: fdatasync: %s", d->final, strerror(-rc));
 		goto fail;
 	}
-	if (close(d->fd) < 0) {
-		d->fd = -1;
-		rc = -errno;
+	/* Linux releases the descriptor even when close reports EINTR, and
+	 * fdatasync has already told the data's fate: EINTR is no error. */
+	rc = close(d->fd) < 0 || FAULT(d->site, "close") < 0 ? -errno : 0;
+	d->fd = -1;
+	if (rc < 0 && rc != -EINTR) {
 		store_seterr(err, rc, "%s: close: %s", d->final, strerror(-rc));
 		goto fail;
 	}
-	d->fd = -1;
 	rc = durable_link_name(d, link_mode);
 	if (rc == -EEXIST) {
 		store_seterr(err, rc, "%s: the name is already taken", d->final);
@@ -197,21 +259,22 @@ int durable_commit(struct durable *d, atomic_int *link_mode,
 		goto fail;
 	}
 	d->visible = 1;
-	return durable_fsync_dir(d->dir, err);
+	return durable_fsync_dir(d->dir, d->site, err);
 fail:
 	durable_abort(d);
 	return rc;
 }
 
-int durable_write(const char *dir, const char *name, const void *buf,
-    size_t len, atomic_int *link_mode, int *flags, struct store_error *err)
+int durable_write(const char *dir, const char *name, const char *site,
+    const void *buf, size_t len, atomic_int *link_mode, int *flags,
+    struct store_error *err)
 {
 	struct durable d;
 	int rc;
 
 	if (flags)
 		*flags = 0;
-	rc = durable_begin(&d, dir, name, err);
+	rc = durable_begin(&d, dir, name, site, err);
 	if (rc < 0)
 		return rc;
 	rc = durable_append(&d, buf, len, err);

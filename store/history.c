@@ -27,17 +27,21 @@ static int history_file_for(struct store *st, uint64_t seq, uint64_t *found,
 	uint64_t best = 0, n;
 	int rc;
 
-	d = opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/history");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/history")) > 0) {
 		if (format_parse_name(de->d_name, &n) && n <= seq && n > best)
 			best = n;
 	}
 	closedir(d);
+	if (rc < 0) {
+		store_seterr(err, rc, "%s: listing: %s", st->journal_dir, strerror(-rc));
+		return rc;
+	}
 	*found = best;
 	return 0;
 }

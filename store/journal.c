@@ -28,6 +28,7 @@
  * never applied or deleted automatically.
  */
 #include "store_int.h"
+#include "fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,7 +71,7 @@ static int read_fd(int fd, unsigned char **buf, size_t *len)
 	if (fstat(fd, &sb) < 0)
 		return -errno;
 	size = (size_t)sb.st_size + 1;
-	b = malloc(size);
+	b = FAULT_ALLOC("store/apply/alloc", malloc(size));
 	if (!b)
 		return -ENOMEM;
 	for (;;) {
@@ -85,7 +86,7 @@ static int read_fd(int fd, unsigned char **buf, size_t *len)
 			}
 			b = nb;
 		}
-		n = read(fd, b + used, size - used);
+		n = FAULT("store/apply", "read") < 0 ? -1 : read(fd, b + used, size - used);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -106,7 +107,7 @@ int journal_read_file(const char *path, unsigned char **buf, size_t *len)
 	int rc = 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/apply");
 		if (fd < 0) {
 			rc = -errno;
 		} else {
@@ -124,6 +125,7 @@ int journal_apply_batch(struct store *st, struct store_state *s,
     const struct batch_header *h, int *digest_ok)
 {
 	struct record **recs;
+	struct reqid_entry **rids = NULL;
 	struct batch_rec r;
 	size_t off = FMT_BATCH_HEADER;
 	uint64_t now = store_realtime_ms();
@@ -131,9 +133,14 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 	uint64_t horizon = now > keep_ms ? now - keep_ms : 0;
 	int rc = 0;
 
-	recs = calloc(h->count, sizeof(*recs));
-	if (!recs)
-		return -ENOMEM;
+	recs = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*recs)));
+	rids = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*rids)));
+	if (!recs || !rids) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Everything allocated before anything changes: a batch applies whole
+	 * or not at all. */
 	for (uint32_t i = 0; i < h->count; i++) {
 		format_batch_next(buf, &off, &r);
 		if (r.op == 1) {
@@ -144,9 +151,22 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 				goto out;
 			}
 		}
+		if (r.reqid_len && h->commit_time_ms >= horizon) {
+			rids[i] = reqid_entry_new(r.reqid, r.reqid_len, h->first_seq + i, h->commit_time_ms);
+			if (!rids[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
 	}
 	if (lock)
 		pthread_rwlock_wrlock(lock);
+	if (reqid_reserve(&s->reqids) < 0) {
+		if (lock)
+			pthread_rwlock_unlock(lock);
+		rc = -ENOMEM;
+		goto out;
+	}
 	off = FMT_BATCH_HEADER;
 	for (uint32_t i = 0; i < h->count; i++) {
 		uint64_t seq = h->first_seq + i;
@@ -166,9 +186,10 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 			s->last_seal.host[r.key_len] = '\0';
 			s->last_seal.time_ms = h->commit_time_ms;
 		}
-		/* Allocation failure here only shortens what is remembered. */
-		if (r.reqid_len && h->commit_time_ms >= horizon)
-			(void)reqid_add(&s->reqids, r.reqid, r.reqid_len, seq, h->commit_time_ms);
+		if (rids[i]) {
+			reqid_insert(&s->reqids, rids[i]);
+			rids[i] = NULL;
+		}
 	}
 	reqid_expire(&s->reqids, horizon);
 	s->applied_seq = h->last_seq;
@@ -198,9 +219,12 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 		}
 	}
 out:
-	for (uint32_t i = 0; i < h->count; i++)
+	for (uint32_t i = 0; recs && i < h->count; i++)
 		record_unref(recs[i]);
+	for (uint32_t i = 0; rids && i < h->count; i++)
+		free(rids[i]);
 	free(recs);
+	free(rids);
 	return rc;
 }
 
@@ -219,9 +243,9 @@ int journal_quarantine(struct store *st, const char *subdir, const char *name,
 		store_seterr(err, rc, "%s: moving to %s: %s", from, to, strerror(-rc));
 		return rc;
 	}
-	rc = durable_fsync_dir(st->quarantine_dir, err);
+	rc = durable_fsync_dir(st->quarantine_dir, "store/quarantine", err);
 	if (rc == 0)
-		rc = durable_fsync_dir(fromdir, err);
+		rc = durable_fsync_dir(fromdir, "store/quarantine", err);
 	return rc;
 }
 
@@ -234,17 +258,22 @@ int journal_next_present(struct store *st, uint64_t after, uint64_t *found,
 	int rc;
 
 	*found = 0;
-	d = opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/apply");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/apply")) > 0) {
 		if (format_parse_name(de->d_name, &n) && n > after && (best == 0 || n < best))
 			best = n;
 	}
 	closedir(d);
+	if (rc < 0) {
+		/* A gap check that read half the listing would see no gap. */
+		store_seterr(err, rc, "%s: listing: %s", st->journal_dir, strerror(-rc));
+		return rc;
+	}
 	*found = best;
 	return 0;
 }
@@ -256,13 +285,13 @@ static int remove_temporaries_in(const char *dir, struct store_error *err)
 	char path[STORE_PATH_MAX];
 	int rc = 0, removed = 0;
 
-	d = opendir(dir);
+	d = durable_opendir(dir, "store/recover");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/recover")) > 0) {
 		if (strncmp(de->d_name, ".tmp-", 5) != 0)
 			continue;
 		store_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -273,9 +302,11 @@ static int remove_temporaries_in(const char *dir, struct store_error *err)
 		}
 		removed++;
 	}
+	if (rc < 0 && de == NULL)      /* the listing failed, not an unlink */
+		store_seterr(err, rc, "%s: listing: %s", dir, strerror(-rc));
 	closedir(d);
 	if (rc == 0 && removed)
-		rc = durable_fsync_dir(dir, err);
+		rc = durable_fsync_dir(dir, "store/recover", err);
 	return rc;
 }
 

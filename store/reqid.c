@@ -6,6 +6,7 @@
  */
 #include "store_int.h"
 #include "checksum.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@ int reqid_find(const struct reqid_map *m, const char *id, size_t len,
 static int reqid_grow(struct reqid_map *m)
 {
 	size_t n = m->nbuckets ? m->nbuckets * 2 : 64;
-	struct reqid_entry **b = calloc(n, sizeof(*b));
+	struct reqid_entry **b = FAULT_ALLOC("store/reqid/alloc", calloc(n, sizeof(*b)));
 	struct reqid_entry *e;
 
 	if (!b)
@@ -85,26 +86,39 @@ static int reqid_grow(struct reqid_map *m)
 	return 0;
 }
 
-/* A reqid seen again (a journal replayed over a snapshot that carries it)
- * keeps its first record: the version the client was first answered with. */
-int reqid_add(struct reqid_map *m, const char *id, size_t len,
+int reqid_reserve(struct reqid_map *m)
+{
+	return m->nbuckets > 0 ? 0 : reqid_grow(m);
+}
+
+struct reqid_entry *reqid_entry_new(const char *id, size_t len,
     uint64_t version, uint64_t time_ms)
 {
-	struct reqid_entry *e;
-	size_t i;
+	struct reqid_entry *e = FAULT_ALLOC("store/reqid/alloc", malloc(sizeof(*e) + len));
 
-	if (reqid_slot(m, id, len))
-		return 0;
-	if (m->count >= m->nbuckets && reqid_grow(m) < 0)
-		return -ENOMEM;
-	e = malloc(sizeof(*e) + len);
 	if (!e)
-		return -ENOMEM;
+		return NULL;
 	e->version = version;
 	e->time_ms = time_ms;
 	e->len = (uint16_t)len;
 	memcpy(e->id, id, len);
-	i = reqid_bucket(m, id, len);
+	return e;
+}
+
+/* A reqid seen again (a journal replayed over a snapshot that carries it)
+ * keeps its first record: the version the client was first answered with.
+ * Buckets that cannot grow make longer chains: never a forgotten id. */
+void reqid_insert(struct reqid_map *m, struct reqid_entry *e)
+{
+	size_t i;
+
+	if (reqid_slot(m, e->id, e->len)) {
+		free(e);
+		return;
+	}
+	if (m->count >= m->nbuckets)
+		(void)reqid_grow(m);
+	i = reqid_bucket(m, e->id, e->len);
 	e->hnext = m->buckets[i];
 	m->buckets[i] = e;
 	e->qnext = NULL;
@@ -114,6 +128,18 @@ int reqid_add(struct reqid_map *m, const char *id, size_t len,
 		m->head = e;
 	m->tail = e;
 	m->count++;
+}
+
+int reqid_add(struct reqid_map *m, const char *id, size_t len,
+    uint64_t version, uint64_t time_ms)
+{
+	struct reqid_entry *e;
+
+	if (reqid_slot(m, id, len))
+		return 0;
+	if (reqid_reserve(m) < 0 || (e = reqid_entry_new(id, len, version, time_ms)) == NULL)
+		return -ENOMEM;
+	reqid_insert(m, e);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  * 300 MB state never needs a 300 MB buffer.
  */
 #include "store_int.h"
+#include "fault.h"
 #include "checksum.h"
 #include "jsonv.h"
 
@@ -38,13 +39,13 @@ static int snapshot_list(struct store *st, uint64_t **out, size_t *count,
 	size_t n = 0, cap = 0;
 	int rc;
 
-	d = opendir(st->snapshots_dir);
+	d = durable_opendir(st->snapshots_dir, "store/load");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->snapshots_dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/load")) > 0) {
 		if (!format_parse_name(de->d_name, &seq))
 			continue;
 		if (n == cap) {
@@ -61,6 +62,12 @@ static int snapshot_list(struct store *st, uint64_t **out, size_t *count,
 		v[n++] = seq;
 	}
 	closedir(d);
+	if (rc < 0) {
+		/* Half a listing would pass an older snapshot for the newest. */
+		free(v);
+		store_seterr(err, rc, "%s: listing: %s", st->snapshots_dir, strerror(-rc));
+		return rc;
+	}
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_desc);
 	*out = v;
@@ -99,7 +106,7 @@ static int sr_fill(struct sreader *r)
 
 	if (want == 0)
 		return -EPROTO;
-	rc = durable_read_all(r->fd, r->buf, want);
+	rc = durable_read_all(r->fd, r->buf, want, "store/load");
 	if (rc < 0)
 		return rc;
 	r->crc = crc32c(r->crc, r->buf, want);
@@ -151,7 +158,7 @@ int snapshot_read(const char *path, struct store_state *s,
 
 	memset(sum, 0, sizeof(*sum));
 	for (int attempt = 0; attempt < 2; attempt++) {
-		r.fd = open(path, O_RDONLY | O_CLOEXEC);
+		r.fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/load");
 		if (r.fd >= 0 || errno != ESTALE)
 			break;
 	}
@@ -160,7 +167,7 @@ int snapshot_read(const char *path, struct store_state *s,
 		store_fmt(why, why_len, "%s", strerror(-rc));
 		return rc;
 	}
-	r.buf = malloc(SNAPSHOT_CHUNK);
+	r.buf = FAULT_ALLOC("store/load/alloc", malloc(SNAPSHOT_CHUNK));
 	if (!r.buf || fstat(r.fd, &sb) < 0) {
 		rc = r.buf ? -errno : -ENOMEM;
 		store_fmt(why, why_len, "%s", strerror(-rc));
@@ -275,14 +282,19 @@ int snapshot_read(const char *path, struct store_state *s,
 		}
 		if ((rc = sr_read(&r, id, len)) < 0)
 			goto io;
-		if (s && time_ms >= horizon)
-			(void)reqid_add(&s->reqids, (const char *)id, len, version, time_ms);
+		if (s && time_ms >= horizon &&
+		    reqid_add(&s->reqids, (const char *)id, len, version, time_ms) < 0) {
+			/* A state without its request ids would apply retries twice. */
+			rc = -ENOMEM;
+			store_fmt(why, why_len, "out of memory");
+			goto out;
+		}
 	}
 	if (sr_left(&r) != 0) {
 		store_fmt(why, why_len, "%" PRIu64 " bytes after the last entry", sr_left(&r));
 		goto bad;
 	}
-	if ((rc = durable_read_all(r.fd, crcb, sizeof(crcb))) < 0)
+	if ((rc = durable_read_all(r.fd, crcb, sizeof(crcb), "store/load")) < 0)
 		goto io;
 	if (format_get32(crcb) != r.crc) {
 		store_fmt(why, why_len, "checksum mismatch");
@@ -488,13 +500,13 @@ int store_snapshot(struct store *st, uint64_t *seq, struct store_error *err)
 	store_fmt(path, sizeof(path), "%s/%s", st->snapshots_dir, name);
 	if (access(path, F_OK) == 0)
 		goto done;
-	w.buf = malloc(SNAPSHOT_CHUNK);
+	w.buf = FAULT_ALLOC("store/snapshot/alloc", malloc(SNAPSHOT_CHUNK));
 	if (!w.buf) {
 		rc = -ENOMEM;
 		store_seterr(err, rc, "%s: out of memory", path);
 		goto out;
 	}
-	rc = durable_begin(&w.d, st->snapshots_dir, name, err);
+	rc = durable_begin(&w.d, st->snapshots_dir, name, "store/snapshot", err);
 	if (rc < 0)
 		goto out;
 	memcpy(hdr, FMT_SNAPSHOT_MAGIC, 8);
@@ -591,13 +603,13 @@ int store_compact(struct store *st, struct store_error *err)
 		goto snapshots;
 	bound = valid[1];
 
-	d = opendir(st->journal_dir);
+	d = durable_opendir(st->journal_dir, "store/compact");
 	if (!d) {
 		rc = -errno;
 		store_seterr(err, rc, "%s: %s", st->journal_dir, strerror(-rc));
 		goto out;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/compact")) > 0) {
 		uint64_t seq;
 
 		if (!format_parse_name(de->d_name, &seq) || seq > bound)
@@ -617,7 +629,13 @@ int store_compact(struct store *st, struct store_error *err)
 	}
 	closedir(d);
 	d = NULL;
-	qsort(jseqs, jn, sizeof(*jseqs), cmp_desc);
+	if (rc < 0) {
+		/* Removing from half a listing could leave a hole in what stays. */
+		store_seterr(err, rc, "%s: listing: %s", st->journal_dir, strerror(-rc));
+		goto out;
+	}
+	if (jn > 1)
+		qsort(jseqs, jn, sizeof(*jseqs), cmp_desc);   /* jseqs is NULL when jn is 0 */
 	/* Oldest first, so what remains is always a contiguous journal. */
 	for (size_t i = jn; i-- > 0;) {
 		char path[STORE_PATH_MAX], why[256];
@@ -629,7 +647,7 @@ int store_compact(struct store *st, struct store_error *err)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			break;
-		rc = durable_read_all(fd, hdr, sizeof(hdr));
+		rc = durable_read_all(fd, hdr, sizeof(hdr), "store/compact");
 		close(fd);
 		if (rc < 0 || format_batch_header_check(hdr, jseqs[i], &h, why, sizeof(why)) < 0) {
 			rc = 0;
@@ -645,7 +663,7 @@ int store_compact(struct store *st, struct store_error *err)
 		removed++;
 	}
 	if (removed) {
-		rc = durable_fsync_dir(st->journal_dir, err);
+		rc = durable_fsync_dir(st->journal_dir, "store/compact", err);
 		if (rc < 0)
 			goto out;
 	}
@@ -670,7 +688,7 @@ snapshots:
 	}
 	rc = 0;
 	if (removed_snaps) {
-		rc = durable_fsync_dir(st->snapshots_dir, err);
+		rc = durable_fsync_dir(st->snapshots_dir, "store/compact", err);
 		if (rc < 0)
 			goto out;
 	}

@@ -117,6 +117,41 @@ unsigned store_reqid_retention(const struct store *st)
 
 /* ---- creating ---- */
 
+/* 1 if dir/name is an empty directory. */
+static int subdir_is_empty(const char *dir, const char *name)
+{
+	char path[STORE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	store_fmt(path, sizeof(path), "%s/%s", dir, name);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (empty && (de = readdir(d)) != NULL)
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+/* What a store_create that failed part way leaves: its empty folders and
+ * the temporary of its identity file.  A second try must not refuse it. */
+static int left_by_create(const char *dir, const char *name)
+{
+	static const char *const subdirs[] = { FMT_JOURNAL_DIR, FMT_EPOCHS_DIR,
+		FMT_SNAPSHOTS_DIR, FMT_QUARANTINE_DIR };
+	char tmp_prefix[64];
+
+	store_fmt(tmp_prefix, sizeof(tmp_prefix), ".tmp-%s-", FMT_IDENTITY_NAME);
+	if (!strncmp(name, tmp_prefix, strlen(tmp_prefix)))
+		return 1;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+		if (!strcmp(name, subdirs[i]))
+			return subdir_is_empty(dir, name);
+	return 0;
+}
+
 static int dir_is_empty(const char *dir, struct store_error *err)
 {
 	DIR *d = opendir(dir);
@@ -132,7 +167,8 @@ static int dir_is_empty(const char *dir, struct store_error *err)
 		/* The lease file is fence/'s, and `ssfm init` may write it
 		 * first; lost+found comes with a fresh filesystem. */
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, FMT_LEASE_NAME) || !strcmp(de->d_name, "lost+found"))
+		    !strcmp(de->d_name, FMT_LEASE_NAME) || !strcmp(de->d_name, "lost+found") ||
+		    left_by_create(dir, de->d_name))
 			continue;
 		rc = -ENOTEMPTY;
 		store_seterr(err, rc, "%s is not empty (it holds %s): a store is made in an empty directory",
@@ -183,7 +219,7 @@ int store_create(const char *dir, const struct store_create_params *p,
 			return rc;
 		}
 	}
-	rc = durable_fsync_dir(dir, err);
+	rc = durable_fsync_dir(dir, "store/init", err);
 	if (rc < 0)
 		return rc;
 	memset(&id, 0, sizeof(id));
@@ -198,7 +234,7 @@ int store_create(const char *dir, const struct store_create_params *p,
 	}
 	/* The identity is written last: a directory is a store only once its
 	 * folders exist. */
-	rc = durable_write(dir, FMT_IDENTITY_NAME, text, (size_t)len, &link_mode, NULL, err);
+	rc = durable_write(dir, FMT_IDENTITY_NAME, "store/init", text, (size_t)len, &link_mode, NULL, err);
 	if (rc == -EEXIST)
 		store_seterr(err, rc, "%s is already an ssfm store (created concurrently)", dir);
 	return rc;

@@ -13,11 +13,13 @@
 #ifndef SSFM_STORE_INT_H
 #define SSFM_STORE_INT_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "format.h"
 #include "store.h"
@@ -45,6 +47,7 @@ struct durable {
 	int fd;
 	int visible;              /* the final name exists (even if not durable) */
 	int tmp_gone;             /* the temporary vanished before naming */
+	const char *site;         /* fault point path (fault.h): "store/commit"... */
 };
 
 /* durable_write's *flags */
@@ -57,17 +60,28 @@ struct durable {
  * good (remembered after the first EINVAL/ENOSYS/EOPNOTSUPP, or forced).
  */
 int durable_begin(struct durable *d, const char *dir, const char *name,
-    struct store_error *err);
+    const char *site, struct store_error *err);
 int durable_append(struct durable *d, const void *buf, size_t len,
     struct store_error *err);
 int durable_commit(struct durable *d, atomic_int *link_mode,
     struct store_error *err);
 void durable_abort(struct durable *d);
-int durable_write(const char *dir, const char *name, const void *buf,
-    size_t len, atomic_int *link_mode, int *flags, struct store_error *err);
-int durable_fsync_dir(const char *dir, struct store_error *err);
-int durable_write_all(int fd, const void *buf, size_t len);
-int durable_read_all(int fd, void *buf, size_t len);
+int durable_write(const char *dir, const char *name, const char *site,
+    const void *buf, size_t len, atomic_int *link_mode, int *flags,
+    struct store_error *err);
+int durable_fsync_dir(const char *dir, const char *site, struct store_error *err);
+/*
+ * The system calls of the recipe, each behind the fault point site/CALL
+ * (fault.h) and retried on EINTR: a signal is never an I/O error.
+ */
+int durable_open(const char *path, int flags, mode_t mode, const char *site);
+/* 1 and the next entry in *de, 0 at the end, or -errno: a listing that
+ * failed part way must not pass for a shorter one. */
+int durable_readdir(DIR *d, struct dirent **de, const char *site);
+DIR *durable_opendir(const char *path, const char *site);
+int durable_sync(int fd, int data_only, const char *site);
+int durable_write_all(int fd, const void *buf, size_t len, const char *site);
+int durable_read_all(int fd, void *buf, size_t len, const char *site);
 
 /* ---- format.c ---- */
 void format_name(char out[STORE_NAME_DIGITS + 1], uint64_t n);
@@ -151,6 +165,16 @@ int reqid_find(const struct reqid_map *m, const char *id, size_t len,
     uint64_t *version);
 int reqid_add(struct reqid_map *m, const char *id, size_t len,
     uint64_t version, uint64_t time_ms);
+/*
+ * For writers that must not fail once a batch is durable: allocate first
+ * (reqid_reserve: the map has buckets; reqid_entry_new, freed with free()),
+ * then reqid_insert, which cannot fail.  A write acknowledged with an id
+ * the map then forgot would be applied twice when its client retries.
+ */
+int reqid_reserve(struct reqid_map *m);
+struct reqid_entry *reqid_entry_new(const char *id, size_t len,
+    uint64_t version, uint64_t time_ms);
+void reqid_insert(struct reqid_map *m, struct reqid_entry *e);
 void reqid_expire(struct reqid_map *m, uint64_t older_than_ms);
 /* Serialises every entry in the snapshot layout (format.h) into a
  * malloc'd buffer. */

@@ -7,6 +7,7 @@
  */
 #include "table.h"
 #include "checksum.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ struct record *record_new(const char *key, size_t key_len, const char *value,
 		errno = EOVERFLOW;
 		return NULL;
 	}
-	r = malloc(sizeof(*r) + key_len + 1 + value_len + 1);
+	r = FAULT_ALLOC("store/table/alloc", malloc(sizeof(*r) + key_len + 1 + value_len + 1));
 	if (r == NULL)
 		return NULL;
 	atomic_init(&r->refs, 1u);

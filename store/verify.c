@@ -50,7 +50,7 @@ static int cmp_asc(const void *a, const void *b)
 static int verify_list(struct verify *v, const char *dir, const char *label,
     uint64_t **out, size_t *count, struct store_error *err)
 {
-	DIR *d = opendir(dir);
+	DIR *d = durable_opendir(dir, "store/verify");
 	struct dirent *de;
 	uint64_t *seqs = NULL, *ns, seq;
 	size_t n = 0, cap = 0;
@@ -63,7 +63,7 @@ static int verify_list(struct verify *v, const char *dir, const char *label,
 		store_seterr(err, rc, "%s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((rc = durable_readdir(d, &de, "store/verify")) > 0) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (format_parse_name(de->d_name, &seq)) {
@@ -88,6 +88,12 @@ static int verify_list(struct verify *v, const char *dir, const char *label,
 		}
 	}
 	closedir(d);
+	if (rc < 0) {
+		/* A verification that saw half the files must not say clean. */
+		free(seqs);
+		store_seterr(err, rc, "%s: listing: %s", dir, strerror(-rc));
+		return rc;
+	}
 	if (n)
 		qsort(seqs, n, sizeof(*seqs), cmp_asc);
 	*out = seqs;
