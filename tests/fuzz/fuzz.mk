@@ -73,7 +73,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/harness_%.o $(LIB_OBJ)
 
 fuzz-run: $(HARNESSES:%=fuzz-run-%)
 
-fuzz-run-%: $(FUZZ_DIR)/fuzz_%
+$(HARNESSES:%=fuzz-run-%): fuzz-run-%: $(FUZZ_DIR)/fuzz_%
 	@mkdir -p $(FUZZ_DIR)/work/$* $(FUZZ_DIR)/crash
 	@echo "fuzz $*: $(FUZZ_SECONDS) s from the seeds in $(fuzzsrc)/corpus/$*"
 	@if ASAN_OPTIONS=detect_leaks=1 \
