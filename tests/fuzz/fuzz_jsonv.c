@@ -7,8 +7,10 @@
  * UTF-8 throughout (jsonv_utf8 agrees); and the validator agrees
  * with jansson, the parser that turns stored values into replies and watch
  * events, on what is JSON.  The differences allowed are the documented
- * limits of each: jsonv refuses nesting deeper than JSONV_MAX_DEPTH, and
- * jansson refuses numbers outside a 64-bit integer or a double.
+ * limits of each: jsonv refuses nesting deeper than JSONV_MAX_DEPTH;
+ * jansson refuses numbers outside a 64-bit integer or a double, and skips
+ * a NUL byte that follows a number ("[1\0]" is [1] to jansson 2.14), where
+ * jsonv refuses any NUL byte outside an escape.
  */
 #include "fuzz.h"
 #include "jsonv.h"
@@ -33,7 +35,8 @@ int fuzz_jsonv(const uint8_t *data, size_t size)
 
 	j = json_loadb(text, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (j != NULL && !valid)
-		fuzz_require(strcmp(why, "nested deeper than 512") == 0);
+		fuzz_require(strcmp(why, "nested deeper than 512") == 0 ||
+		    memchr(text, '\0', size) != NULL);
 	if (j == NULL && valid)
 		fuzz_require(strstr(jerr.text, "too big") != NULL ||
 		    strstr(jerr.text, "overflow") != NULL);
