@@ -54,6 +54,7 @@ int fuzz_proto(const uint8_t *data, size_t size)
 	code = proto_parse_request((const char *)data, size, &req, why, sizeof(why));
 	if (code == PROTO_OK) {
 		fuzz_require(req.root != NULL);
+		fuzz_require(memchr(data, '\0', size) == NULL);
 		fuzz_require(req.key == NULL || (req.key_len >= 1 && req.key_len <= PROTO_KEY_MAX));
 		fuzz_require(req.limit >= 1 && req.limit <= PROTO_LIST_MAX);
 		fuzz_require((req.op == PROTO_OP_PUT) == (req.value != NULL));
