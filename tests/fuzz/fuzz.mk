@@ -11,7 +11,10 @@
 #   fuzz-clean  remove FUZZ_DIR
 #
 # A run starts from the seeds (tests/fuzz/corpus/NAME, read only) and the
-# inputs earlier runs found (FUZZ_DIR/work/NAME).  A failing input is saved
+# inputs earlier runs found (FUZZ_DIR/work/NAME), with the dictionary
+# tests/fuzz/NAME.dict where there is one (the protocol's and the
+# configuration's words: jansson is not instrumented, so the fuzzer cannot
+# learn them from coverage).  A failing input is saved
 # as FUZZ_DIR/crash/NAME-*; replay it in the gcc build with
 #   tests/t_fuzz_corpus NAME FILE
 
@@ -81,6 +84,7 @@ $(HARNESSES:%=fuzz-run-%): fuzz-run-%: $(FUZZ_DIR)/fuzz_%
 	    $(FUZZ_DIR)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) \
 	    -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash/$*- \
+	    $(if $(wildcard $(fuzzsrc)/$*.dict),-dict=$(fuzzsrc)/$*.dict) \
 	    $(FUZZ_DIR)/work/$* $(fuzzsrc)/corpus/$* > $(FUZZ_DIR)/$*.log 2>&1; then \
 	    echo "fuzz $*: passed, $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$*.log) inputs run"; \
 	else \
