@@ -19,15 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct batch_seen {
+struct fuzz_batch_seen {
 	uint64_t next_seq;
 	uint64_t bytes;
 	unsigned ops;
 };
 
-static void batch_on_apply(void *arg, const struct store_applied *op)
+static void fuzz_batch_on_apply(void *arg, const struct store_applied *op)
 {
-	struct batch_seen *seen = arg;
+	struct fuzz_batch_seen *seen = arg;
 
 	fuzz_require(op->seq == seen->next_seq);
 	seen->next_seq++;
@@ -40,7 +40,7 @@ static void batch_on_apply(void *arg, const struct store_applied *op)
 	fuzz_require((op->kind == STORE_OP_PUT) == (op->value != NULL));
 }
 
-static void batch_records(const unsigned char *buf, size_t len,
+static void fuzz_batch_records(const unsigned char *buf, size_t len,
     const struct batch_header *h)
 {
 	size_t off = FMT_BATCH_HEADER;
@@ -63,14 +63,14 @@ static void batch_records(const unsigned char *buf, size_t len,
 	fuzz_require(off == len - FMT_TRAILER);
 }
 
-static void batch_apply(const unsigned char *buf, const struct batch_header *h)
+static void fuzz_batch_apply(const unsigned char *buf, const struct batch_header *h)
 {
 	static struct store st;      /* zeroed: default options */
 	struct store_state s;
-	struct batch_seen seen = { h->first_seq, 0, 0 };
+	struct fuzz_batch_seen seen = { h->first_seq, 0, 0 };
 	int digest_ok = -1;
 
-	st.opt.on_apply = batch_on_apply;
+	st.opt.on_apply = fuzz_batch_on_apply;
 	st.opt.apply_arg = &seen;
 	if (journal_state_init(&s) < 0)
 		return;
@@ -85,7 +85,8 @@ static void batch_apply(const unsigned char *buf, const struct batch_header *h)
 	journal_state_free(&s);
 }
 
-static int batch_try(const unsigned char *buf, size_t len, char *why, size_t why_len)
+static int fuzz_batch_try(const unsigned char *buf, size_t len, char *why,
+    size_t why_len)
 {
 	struct batch_header h;
 	uint64_t name_seq = len >= 32 ? format_get64(buf + 24) : 0;
@@ -98,8 +99,8 @@ static int batch_try(const unsigned char *buf, size_t len, char *why, size_t why
 	fuzz_require(h.first_seq == name_seq && h.count >= 1);
 	fuzz_require(h.last_seq == h.first_seq + h.count - 1);
 	fuzz_require(h.payload_len == len - FMT_BATCH_HEADER - FMT_TRAILER);
-	batch_records(buf, len, &h);
-	batch_apply(buf, &h);
+	fuzz_batch_records(buf, len, &h);
+	fuzz_batch_apply(buf, &h);
 	return 0;
 }
 
@@ -108,13 +109,13 @@ int fuzz_batch(const uint8_t *data, size_t size)
 	char why[512];
 	uint8_t *fixed;
 
-	if (batch_try(data, size, why, sizeof(why)) == 0)
+	if (fuzz_batch_try(data, size, why, sizeof(why)) == 0)
 		return 1;
 	if (strcmp(why, "checksum mismatch") != 0)
 		return 0;
 	fixed = fuzz_fix_crc(data, size);
 	if (fixed != NULL)
-		batch_try(fixed, size, why, sizeof(why));
+		fuzz_batch_try(fixed, size, why, sizeof(why));
 	free(fixed);
 	return 0;
 }

@@ -20,7 +20,7 @@
 #define FUZZ_CONF_NAME "fuzz.conf"
 
 /* conf_print's text (malloc'd), or NULL when out of memory. */
-static char *conf_printed(const struct conf *cfg, bool verbose, size_t *len)
+static char *fuzz_conf_printed(const struct conf *cfg, bool verbose, size_t *len)
 {
 	char *text = NULL;
 	FILE *out = open_memstream(&text, len);
@@ -36,7 +36,7 @@ static char *conf_printed(const struct conf *cfg, bool verbose, size_t *len)
 }
 
 /* text must load into a configuration that prints as want. */
-static void conf_reload(const char *text, size_t len, const char *want)
+static void fuzz_conf_reload(const char *text, size_t len, const char *want)
 {
 	struct conf cfg;
 	struct conf_errors errs = { 0 };
@@ -47,14 +47,14 @@ static void conf_reload(const char *text, size_t len, const char *want)
 		return;
 	fuzz_require(conf_load_text(&cfg, "printed", text, len, &errs) == 0);
 	fuzz_require(conf_finish(&cfg, &errs) == 0);
-	again = conf_printed(&cfg, false, &again_len);
+	again = fuzz_conf_printed(&cfg, false, &again_len);
 	fuzz_require(again == NULL || strcmp(again, want) == 0);
 	free(again);
 	conf_errors_free(&errs);
 	conf_free(&cfg);
 }
 
-static void conf_check_commands(const struct conf *cfg)
+static void fuzz_conf_commands(const struct conf *cfg)
 {
 	for (size_t i = 0; i < conf_key_count(); i++) {
 		const struct conf_key *k = conf_key_at(i);
@@ -112,16 +112,16 @@ int fuzz_conf(const uint8_t *data, size_t size)
 	}
 	if (errors == 0) {
 		size_t plain_len, verbose_len;
-		char *plain = conf_printed(&cfg, false, &plain_len);
-		char *verbose = conf_printed(&cfg, true, &verbose_len);
+		char *plain = fuzz_conf_printed(&cfg, false, &plain_len);
+		char *verbose = fuzz_conf_printed(&cfg, true, &verbose_len);
 
 		if (plain != NULL && verbose != NULL) {
-			conf_reload(plain, plain_len, plain);
-			conf_reload(verbose, verbose_len, plain);
+			fuzz_conf_reload(plain, plain_len, plain);
+			fuzz_conf_reload(verbose, verbose_len, plain);
 		}
 		free(plain);
 		free(verbose);
-		conf_check_commands(&cfg);
+		fuzz_conf_commands(&cfg);
 	}
 out:
 	conf_errors_free(&errs);

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int same_str(const char *a, const char *b)
+static int fuzz_proto_same_str(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static void proto_round_trip(const struct proto_request *req)
+static void fuzz_proto_round_trip(const struct proto_request *req)
 {
 	struct proto_request again;
 	char why[512];
@@ -29,12 +29,12 @@ static void proto_round_trip(const struct proto_request *req)
 	fuzz_require(again.op == req->op);
 	fuzz_require(again.key_len == req->key_len);
 	fuzz_require(req->key == NULL || memcmp(again.key, req->key, req->key_len) == 0);
-	fuzz_require(same_str(again.value, req->value));
+	fuzz_require(fuzz_proto_same_str(again.value, req->value));
 	fuzz_require(again.value_len == req->value_len);
 	fuzz_require(again.expect == req->expect);
-	fuzz_require(same_str(again.id, req->id));
-	fuzz_require(same_str(again.prefix, req->prefix));
-	fuzz_require(same_str(again.start, req->start));
+	fuzz_require(fuzz_proto_same_str(again.id, req->id));
+	fuzz_require(fuzz_proto_same_str(again.prefix, req->prefix));
+	fuzz_require(fuzz_proto_same_str(again.start, req->start));
 	fuzz_require(again.limit == req->limit);
 	fuzz_require(again.from == req->from);
 	fuzz_require(again.wait == req->wait);
@@ -58,7 +58,7 @@ int fuzz_proto(const uint8_t *data, size_t size)
 		fuzz_require(req.key == NULL || (req.key_len >= 1 && req.key_len <= PROTO_KEY_MAX));
 		fuzz_require(req.limit >= 1 && req.limit <= PROTO_LIST_MAX);
 		fuzz_require((req.op == PROTO_OP_PUT) == (req.value != NULL));
-		proto_round_trip(&req);
+		fuzz_proto_round_trip(&req);
 		proto_request_free(&req);
 		accepted = 1;
 	} else {

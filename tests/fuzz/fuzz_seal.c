@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int seal_try(const unsigned char *buf, size_t len, char *why, size_t why_len)
+static int fuzz_seal_try(const unsigned char *buf, size_t len, char *why,
+    size_t why_len)
 {
 	struct format_seal s;
 	unsigned char again[FMT_SEAL_HEADER + STORE_HOST_MAX + FMT_TRAILER];
@@ -36,13 +37,13 @@ int fuzz_seal(const uint8_t *data, size_t size)
 	char why[512];
 	uint8_t *fixed;
 
-	if (seal_try(data, size, why, sizeof(why)) == 0)
+	if (fuzz_seal_try(data, size, why, sizeof(why)) == 0)
 		return 1;
 	if (strcmp(why, "checksum mismatch") != 0)
 		return 0;
 	fixed = fuzz_fix_crc(data, size);
 	if (fixed != NULL)
-		seal_try(fixed, size, why, sizeof(why));
+		fuzz_seal_try(fixed, size, why, sizeof(why));
 	free(fixed);
 	return 0;
 }

@@ -21,16 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct seed_wait {
+struct fuzz_seed_wait {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned left;
 	int failed;
 };
 
-static void seed_done(void *arg, const struct store_write_result *res)
+static void fuzz_seed_done(void *arg, const struct store_write_result *res)
 {
-	struct seed_wait *w = arg;
+	struct fuzz_seed_wait *w = arg;
 
 	pthread_mutex_lock(&w->lock);
 	if (res->rc < 0) {
@@ -42,7 +42,7 @@ static void seed_done(void *arg, const struct store_write_result *res)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int seed_write(struct store *st, enum store_op_kind kind, const char *key,
+static int fuzz_seed_write(struct store *st, enum store_op_kind kind, const char *key,
     const char *value, int64_t expect, const char *reqid)
 {
 	struct store_write_req req = {
@@ -61,9 +61,9 @@ static int seed_write(struct store *st, enum store_op_kind kind, const char *key
 }
 
 /* Many puts submitted at once: group commit batches them. */
-static int seed_burst(struct store *st, const char *prefix, unsigned n)
+static int fuzz_seed_burst(struct store *st, const char *prefix, unsigned n)
 {
-	struct seed_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0 };
+	struct fuzz_seed_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0 };
 	char keys[64][64], values[64][64], ids[64][32];
 
 	if (n > 64)
@@ -79,7 +79,7 @@ static int seed_burst(struct store *st, const char *prefix, unsigned n)
 			.expected_version = STORE_ANY_VERSION,
 			.reqid = i % 3 ? NULL : ids[i], .reqid_len = i % 3 ? 0 : strlen(ids[i]),
 		};
-		if (store_submit(st, &req, seed_done, &w) < 0) {
+		if (store_submit(st, &req, fuzz_seed_done, &w) < 0) {
 			fprintf(stderr, "fuzz_seed: submit of %s refused\n", keys[i]);
 			return -1;
 		}
@@ -124,30 +124,30 @@ int main(int argc, char **argv)
 		goto fail;
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		snprintf(key, sizeof(key), "value/%02zu", i);
-		if (seed_write(st, STORE_OP_PUT, key, values[i], STORE_ANY_VERSION, NULL) < 0)
+		if (fuzz_seed_write(st, STORE_OP_PUT, key, values[i], STORE_ANY_VERSION, NULL) < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (seed_write(st, STORE_OP_PUT, keys[i], "1", 0, NULL) < 0)
+		if (fuzz_seed_write(st, STORE_OP_PUT, keys[i], "1", 0, NULL) < 0)
 			goto out;
 	memset(longkey, 'x', STORE_KEY_MAX);
 	longkey[STORE_KEY_MAX] = '\0';
-	if (seed_write(st, STORE_OP_PUT, longkey, "\"longest key\"", STORE_ANY_VERSION,
+	if (fuzz_seed_write(st, STORE_OP_PUT, longkey, "\"longest key\"", STORE_ANY_VERSION,
 	    "id-with-a-request-id-of-some-length-0123456789") < 0 ||
-	    seed_burst(st, "burst1/", 24) < 0 ||
-	    seed_write(st, STORE_OP_DEL, "k", NULL, STORE_ANY_VERSION, "del-1") < 0)
+	    fuzz_seed_burst(st, "burst1/", 24) < 0 ||
+	    fuzz_seed_write(st, STORE_OP_DEL, "k", NULL, STORE_ANY_VERSION, "del-1") < 0)
 		goto out;
 	store_end_epoch(st);
 
 	if (store_begin_epoch(st, 7, "host-b.example.org", 4000000000u, &seal, &err) < 0)
 		goto fail;
-	if (seed_write(st, STORE_OP_PUT, "value/00", "{\"replaced\":true}", 2, "cas-1") < 0 ||
-	    seed_write(st, STORE_OP_DEL, "value/01", NULL, 3, NULL) < 0 ||
-	    seed_burst(st, "burst2/", 7) < 0)
+	if (fuzz_seed_write(st, STORE_OP_PUT, "value/00", "{\"replaced\":true}", 2, "cas-1") < 0 ||
+	    fuzz_seed_write(st, STORE_OP_DEL, "value/01", NULL, 3, NULL) < 0 ||
+	    fuzz_seed_burst(st, "burst2/", 7) < 0)
 		goto out;
 	if (store_snapshot(st, &seq, &err) < 0)
 		goto fail;
-	if (seed_write(st, STORE_OP_PUT, "after/snapshot", "[true]", STORE_ANY_VERSION, "last") < 0)
+	if (fuzz_seed_write(st, STORE_OP_PUT, "after/snapshot", "[true]", STORE_ANY_VERSION, "last") < 0)
 		goto out;
 	store_end_epoch(st);
 	printf("fuzz_seed: %s written, snapshot at seq %llu\n", argv[1], (unsigned long long)seq);

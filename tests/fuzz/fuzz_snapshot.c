@@ -22,7 +22,8 @@
 
 #define DIGEST_WHY "digest of the entries "
 
-static int snapshot_try(const unsigned char *buf, size_t len, char *why, size_t why_len)
+static int fuzz_snapshot_try(const unsigned char *buf, size_t len, char *why,
+    size_t why_len)
 {
 	struct store_state s;
 	struct snapshot_summary sum, loaded;
@@ -54,7 +55,7 @@ int fuzz_snapshot(const uint8_t *data, size_t size)
 	uint64_t digest;
 	uint8_t *fixed, *refixed;
 
-	if (snapshot_try(data, size, why, sizeof(why)) == 0)
+	if (fuzz_snapshot_try(data, size, why, sizeof(why)) == 0)
 		return 1;
 	if (strcmp(why, "checksum mismatch") != 0 &&
 	    strncmp(why, DIGEST_WHY, strlen(DIGEST_WHY)) != 0)
@@ -62,12 +63,12 @@ int fuzz_snapshot(const uint8_t *data, size_t size)
 	fixed = fuzz_fix_crc(data, size);
 	if (fixed == NULL)
 		return 0;
-	if (snapshot_try(fixed, size, why, sizeof(why)) < 0 &&
+	if (fuzz_snapshot_try(fixed, size, why, sizeof(why)) < 0 &&
 	    sscanf(why, DIGEST_WHY "%" SCNx64, &digest) == 1) {
 		format_put64(fixed + 40, digest);
 		refixed = fuzz_fix_crc(fixed, size);
 		if (refixed != NULL)
-			fuzz_require(snapshot_try(refixed, size, why, sizeof(why)) == 0);
+			fuzz_require(fuzz_snapshot_try(refixed, size, why, sizeof(why)) == 0);
 		free(refixed);
 	}
 	free(fixed);
