@@ -273,6 +273,12 @@ enum proto_code proto_parse_request(const char *line, size_t len,
 	}
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
+	/* jansson skips a NUL byte after a number ("[1\0]" loads as [1]);
+	 * a request is text, so no NUL byte is taken. */
+	const char *nul = memchr(line, '\0', len);
+	if (nul != NULL)
+		return proto_fail(why, why_len, "NUL byte in the request (at byte %zu)",
+		    (size_t)(nul - line));
 	json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return proto_fail(why, why_len, "not valid JSON: %s (at byte %d)", jerr.text, jerr.position);
@@ -463,6 +469,10 @@ int proto_parse_reply(const char *line, size_t len, struct proto_reply *rep,
 	rep->version = -1;
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
+	if (memchr(line, '\0', len) != NULL) {
+		snprintf(why, why_len, "reply holds a NUL byte");
+		return -1;
+	}
 	json_t *root = json_loadb(line, len, 0, &jerr);
 	if (root == NULL) {
 		snprintf(why, why_len, "reply is not valid JSON: %s", jerr.text);

@@ -109,7 +109,8 @@ int format_identity_encode(const struct format_identity *id, char *buf,
 	return n + m;
 }
 
-/* Reads "KEY = VALUE\n" at *pos; value into out. */
+/* Reads "KEY = VALUE\n" at *pos; value into out.  A NUL byte in the
+ * value is refused: out would end there and hide what follows. */
 static int identity_line(const char *text, size_t len, size_t *pos,
     const char *key, char *out, size_t out_size)
 {
@@ -120,9 +121,9 @@ static int identity_line(const char *text, size_t len, size_t *pos,
 		return -1;
 	i += klen + 3;
 	start = i;
-	while (i < len && text[i] != '\n')
+	while (i < len && text[i] != '\n' && text[i] != '\0')
 		i++;
-	if (i == len || i - start == 0 || i - start >= out_size)
+	if (i == len || text[i] != '\n' || i - start == 0 || i - start >= out_size)
 		return -1;
 	memcpy(out, text + start, i - start);
 	out[i - start] = '\0';
@@ -130,11 +131,12 @@ static int identity_line(const char *text, size_t len, size_t *pos,
 	return 0;
 }
 
+/* Decimal as the writer prints it: no sign, no leading zero. */
 static int parse_u64(const char *s, uint64_t *v)
 {
 	uint64_t n = 0;
 
-	if (!*s)
+	if (!*s || (s[0] == '0' && s[1] != '\0'))
 		return -1;
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9' || n > (UINT64_MAX - 9) / 10)
@@ -189,8 +191,11 @@ int format_identity_parse(const char *text, size_t len,
 		store_fmt(why, why_len, "bad or missing last line \"crc32c = XXXXXXXX\"");
 		return -STORE_EDAMAGED;
 	}
+	/* Exactly the writer's "%08x": strtoul would also take a sign,
+	 * blanks, "0x" and capitals. */
 	crc = (unsigned)strtoul(val, &end, 16);
-	if (*end != '\0' || crc != crc32c(0, text, crc_at)) {
+	if (*end != '\0' || strspn(val, "0123456789abcdef") != 8 ||
+	    crc != crc32c(0, text, crc_at)) {
 		store_fmt(why, why_len, "checksum mismatch");
 		return -STORE_EDAMAGED;
 	}
@@ -438,6 +443,12 @@ int format_seal_parse(const unsigned char *buf, size_t len,
 	if (host_len == 0 || host_len > STORE_HOST_MAX ||
 	    len != FMT_SEAL_HEADER + host_len + FMT_TRAILER) {
 		store_fmt(why, why_len, "size %zu does not match host_len %zu", len, host_len);
+		return -1;
+	}
+	/* Checked as the seal batch's record is (format_batch_check): a NUL
+	 * would cut the host name short. */
+	if (format_get16(buf + 50) != 0 || memchr(buf + FMT_SEAL_HEADER, '\0', host_len)) {
+		store_fmt(why, why_len, "reserved field not 0 or NUL byte in the host name");
 		return -1;
 	}
 	if (format_get32(buf + len - FMT_TRAILER) != crc32c(0, buf, len - FMT_TRAILER)) {

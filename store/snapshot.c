@@ -91,13 +91,31 @@ int snapshot_newest_name(struct store *st, unsigned rank, uint64_t *seq,
 
 /* ---- reading ---- */
 
+/*
+ * The body of a snapshot comes in chunks, either read from a file (fd >= 0,
+ * into buf) or taken from memory (mem), so that one decoder serves files
+ * of any size and the fuzzing harness alike.
+ */
 struct sreader {
 	int fd;
-	unsigned char *buf;
+	unsigned char *buf;       /* the fd's chunk buffer (owned by the caller) */
+	const unsigned char *mem; /* the whole file, when reading from memory */
+	uint64_t mem_off;
+	const unsigned char *chunk;
 	size_t pos, len;
-	uint64_t body_left;       /* bytes before the CRC not yet read from fd */
+	uint64_t body_left;       /* bytes before the CRC not yet taken */
 	uint32_t crc;
 };
+
+/* Takes n bytes from the source (the fd or memory) into dst. */
+static int sr_take(struct sreader *r, unsigned char *dst, size_t n)
+{
+	if (r->mem == NULL)
+		return durable_read_all(r->fd, dst, n, "store/load");
+	memcpy(dst, r->mem + r->mem_off, n);
+	r->mem_off += n;
+	return 0;
+}
 
 static int sr_fill(struct sreader *r)
 {
@@ -106,10 +124,16 @@ static int sr_fill(struct sreader *r)
 
 	if (want == 0)
 		return -EPROTO;
-	rc = durable_read_all(r->fd, r->buf, want, "store/load");
-	if (rc < 0)
-		return rc;
-	r->crc = crc32c(r->crc, r->buf, want);
+	if (r->mem != NULL) {
+		r->chunk = r->mem + r->mem_off;
+		r->mem_off += want;
+	} else {
+		rc = durable_read_all(r->fd, r->buf, want, "store/load");
+		if (rc < 0)
+			return rc;
+		r->chunk = r->buf;
+	}
+	r->crc = crc32c(r->crc, r->chunk, want);
 	r->body_left -= want;
 	r->pos = 0;
 	r->len = want;
@@ -128,7 +152,7 @@ static int sr_read(struct sreader *r, void *dst, size_t n)
 		if (r->pos == r->len && (rc = sr_fill(r)) < 0)
 			return rc;
 		k = r->len - r->pos < n ? r->len - r->pos : n;
-		memcpy(d, r->buf + r->pos, k);
+		memcpy(d, r->chunk + r->pos, k);
 		r->pos += k;
 		d += k;
 		n -= k;
@@ -141,11 +165,11 @@ static uint64_t sr_left(const struct sreader *r)
 	return r->body_left + (r->len - r->pos);
 }
 
-int snapshot_read(const char *path, struct store_state *s,
-    unsigned reqid_retention_s, struct snapshot_summary *sum, char *why,
-    size_t why_len)
+/* Decodes and checks a snapshot of size bytes from r (snapshot_read). */
+static int snapshot_decode(struct sreader *r, uint64_t size,
+    struct store_state *s, unsigned reqid_retention_s,
+    struct snapshot_summary *sum, char *why, size_t why_len)
 {
-	struct sreader r = { .fd = -1 };
 	struct record **recs = NULL, *prev = NULL;
 	unsigned char hdr[FMT_SNAPSHOT_HEADER], ent[FMT_SNAPSHOT_REQID], crcb[4];
 	char *kv = NULL, prevkey[STORE_KEY_MAX];
@@ -153,32 +177,15 @@ int snapshot_read(const char *path, struct store_state *s,
 	uint64_t digest = 0, now = store_realtime_ms();
 	uint64_t keep_ms = (uint64_t)reqid_retention_s * 1000;
 	uint64_t horizon = now > keep_ms ? now - keep_ms : 0;
-	struct stat sb;
 	int rc = -EPROTO;
 
 	memset(sum, 0, sizeof(*sum));
-	for (int attempt = 0; attempt < 2; attempt++) {
-		r.fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/load");
-		if (r.fd >= 0 || errno != ESTALE)
-			break;
-	}
-	if (r.fd < 0) {
-		rc = -errno;
-		store_fmt(why, why_len, "%s", strerror(-rc));
-		return rc;
-	}
-	r.buf = FAULT_ALLOC("store/load/alloc", malloc(SNAPSHOT_CHUNK));
-	if (!r.buf || fstat(r.fd, &sb) < 0) {
-		rc = r.buf ? -errno : -ENOMEM;
-		store_fmt(why, why_len, "%s", strerror(-rc));
-		goto out;
-	}
-	if ((uint64_t)sb.st_size < FMT_SNAPSHOT_HEADER + FMT_TRAILER) {
-		store_fmt(why, why_len, "truncated: %lld bytes", (long long)sb.st_size);
+	if (size < FMT_SNAPSHOT_HEADER + FMT_TRAILER) {
+		store_fmt(why, why_len, "truncated: %" PRIu64 " bytes", size);
 		goto bad;
 	}
-	r.body_left = (uint64_t)sb.st_size - FMT_TRAILER;
-	if ((rc = sr_read(&r, hdr, sizeof(hdr))) < 0)
+	r->body_left = size - FMT_TRAILER;
+	if ((rc = sr_read(r, hdr, sizeof(hdr))) < 0)
 		goto io;
 	if (memcmp(hdr, FMT_SNAPSHOT_MAGIC, 8) != 0 || format_get32(hdr + 8) != FMT_VERSION ||
 	    format_get32(hdr + 12) != 0) {
@@ -191,8 +198,8 @@ int snapshot_read(const char *path, struct store_state *s,
 	sum->digest = format_get64(hdr + 40);
 	sum->keys = format_get64(hdr + 48);
 	sum->reqids = format_get64(hdr + 56);
-	if (sum->keys > sr_left(&r) / (FMT_SNAPSHOT_ENTRY + 1) ||
-	    sum->reqids > sr_left(&r) / (FMT_SNAPSHOT_REQID + 1)) {
+	if (sum->keys > sr_left(r) / (FMT_SNAPSHOT_ENTRY + 1) ||
+	    sum->reqids > sr_left(r) / (FMT_SNAPSHOT_REQID + 1)) {
 		store_fmt(why, why_len, "key or request-id count larger than the file allows");
 		goto bad;
 	}
@@ -210,12 +217,12 @@ int snapshot_read(const char *path, struct store_state *s,
 		size_t off;
 		const char *jwhy;
 
-		if ((rc = sr_read(&r, ent, FMT_SNAPSHOT_ENTRY)) < 0)
+		if ((rc = sr_read(r, ent, FMT_SNAPSHOT_ENTRY)) < 0)
 			goto io;
 		klen = format_get32(ent);
 		vlen = format_get32(ent + 4);
 		version = format_get64(ent + 8);
-		if (klen == 0 || klen > STORE_KEY_MAX || vlen > sr_left(&r) ||
+		if (klen == 0 || klen > STORE_KEY_MAX || vlen > sr_left(r) ||
 		    version == 0 || version > sum->seq) {
 			store_fmt(why, why_len, "entry %" PRIu64 ": bad key length, value length or version", i);
 			goto bad;
@@ -230,7 +237,7 @@ int snapshot_read(const char *path, struct store_state *s,
 			kv = n;
 			kv_cap = klen + (size_t)vlen;
 		}
-		if ((rc = sr_read(&r, kv, klen + (size_t)vlen)) < 0)
+		if ((rc = sr_read(r, kv, klen + (size_t)vlen)) < 0)
 			goto io;
 		if (memchr(kv, '\0', klen) || jsonv_utf8(kv, klen, &off) < 0) {
 			store_fmt(why, why_len, "entry %" PRIu64 ": invalid key", i);
@@ -270,7 +277,7 @@ int snapshot_read(const char *path, struct store_state *s,
 		uint16_t len;
 		uint64_t version, time_ms;
 
-		if ((rc = sr_read(&r, ent, FMT_SNAPSHOT_REQID)) < 0)
+		if ((rc = sr_read(r, ent, FMT_SNAPSHOT_REQID)) < 0)
 			goto io;
 		len = format_get16(ent);
 		version = format_get64(ent + 8);
@@ -280,7 +287,7 @@ int snapshot_read(const char *path, struct store_state *s,
 			store_fmt(why, why_len, "request id %" PRIu64 ": bad length or version", i);
 			goto bad;
 		}
-		if ((rc = sr_read(&r, id, len)) < 0)
+		if ((rc = sr_read(r, id, len)) < 0)
 			goto io;
 		if (s && time_ms >= horizon &&
 		    reqid_add(&s->reqids, (const char *)id, len, version, time_ms) < 0) {
@@ -290,13 +297,13 @@ int snapshot_read(const char *path, struct store_state *s,
 			goto out;
 		}
 	}
-	if (sr_left(&r) != 0) {
-		store_fmt(why, why_len, "%" PRIu64 " bytes after the last entry", sr_left(&r));
+	if (sr_left(r) != 0) {
+		store_fmt(why, why_len, "%" PRIu64 " bytes after the last entry", sr_left(r));
 		goto bad;
 	}
-	if ((rc = durable_read_all(r.fd, crcb, sizeof(crcb), "store/load")) < 0)
+	if ((rc = sr_take(r, crcb, sizeof(crcb))) < 0)
 		goto io;
-	if (format_get32(crcb) != r.crc) {
+	if (format_get32(crcb) != r->crc) {
 		store_fmt(why, why_len, "checksum mismatch");
 		goto bad;
 	}
@@ -333,10 +340,48 @@ out:
 		record_unref(recs[i]);
 	free(recs);
 	free(kv);
-	free(r.buf);
-	if (r.fd >= 0)
-		close(r.fd);
 	return rc;
+}
+
+int snapshot_read(const char *path, struct store_state *s,
+    unsigned reqid_retention_s, struct snapshot_summary *sum, char *why,
+    size_t why_len)
+{
+	struct sreader r = { .fd = -1 };
+	struct stat sb;
+	int rc;
+
+	memset(sum, 0, sizeof(*sum));
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r.fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/load");
+		if (r.fd >= 0 || errno != ESTALE)
+			break;
+	}
+	if (r.fd < 0) {
+		rc = -errno;
+		store_fmt(why, why_len, "%s", strerror(-rc));
+		return rc;
+	}
+	r.buf = FAULT_ALLOC("store/load/alloc", malloc(SNAPSHOT_CHUNK));
+	if (!r.buf || fstat(r.fd, &sb) < 0) {
+		rc = r.buf ? -errno : -ENOMEM;
+		store_fmt(why, why_len, "%s", strerror(-rc));
+	} else {
+		rc = snapshot_decode(&r, (uint64_t)sb.st_size, s, reqid_retention_s,
+		    sum, why, why_len);
+	}
+	free(r.buf);
+	close(r.fd);
+	return rc;
+}
+
+int snapshot_parse(const unsigned char *buf, size_t len, struct store_state *s,
+    unsigned reqid_retention_s, struct snapshot_summary *sum, char *why,
+    size_t why_len)
+{
+	struct sreader r = { .fd = -1, .mem = buf };
+
+	return snapshot_decode(&r, len, s, reqid_retention_s, sum, why, why_len);
 }
 
 int snapshot_load_newest(struct store *st, struct store_state *s,

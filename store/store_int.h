@@ -303,6 +303,11 @@ struct snapshot_summary {
 int snapshot_read(const char *path, struct store_state *s,
     unsigned reqid_retention_s, struct snapshot_summary *sum, char *why,
     size_t why_len);
+/* The same checks on a whole snapshot file already in memory (the fuzzing
+ * harness, tests/fuzz/); snapshot_read shares its decoder. */
+int snapshot_parse(const unsigned char *buf, size_t len, struct store_state *s,
+    unsigned reqid_retention_s, struct snapshot_summary *sum, char *why,
+    size_t why_len);
 
 /* ---- store.c ---- */
 /* Fills st's paths and identity (the rest of st untouched). */
