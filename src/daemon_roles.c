@@ -41,10 +41,11 @@ static void daemon_roles_catchup(struct daemon *d)
 	store_info(d->st, &info);
 	snprintf(d->failover.previous, sizeof(d->failover.previous), "%s", info.last_seal.host);
 	if (d->argv_fence != NULL) {
-		rc = daemon_service_fence(d);
+		rc = daemon_service_fence(d, &info.last_seal);
 		if (rc != 0) {
-			log_warnx("catch-up for epoch %" PRIu64 ": fence_hook failed: not taking over",
-			    d->epoch);
+			log_warnx("catch-up for epoch %" PRIu64 ": fence_hook failed to fence %s: "
+			    "not taking over (lease released, trying again later)", d->epoch,
+			    info.last_seal.host[0] != '\0' ? info.last_seal.host : "no previous active");
 			daemon_event(d, ROLE_EV_CATCHUP_FAILED);
 			return;
 		}
