@@ -30,7 +30,7 @@ cephfs_log() { echo "cephfs: $*" >&2; }
 
 cephfs_alive() {  # PID: 0 when PID runs a ceph program
 	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-		tr '\0' '\n' < "/proc/$1/cmdline" | head -n 1 | grep -q '^\(.*/\)\{0,1\}ceph-\(mon\|osd\|mds\|fuse\)$'
+		tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 | grep -q '^\(.*/\)\{0,1\}ceph-\(mon\|osd\|mds\|fuse\)$'
 }
 
 cephfs_start() {  # NAME PROGRAM ARGS...: a daemon in the foreground, pid saved

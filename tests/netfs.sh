@@ -44,7 +44,7 @@ netfs_mounted() {  # DIR: 0 when DIR is a mount point in /proc/mounts
 netfs_alive() {  # PID NAME: 0 when PID runs the program NAME
 	# (sshd rewrites its command line to "sshd: /usr/sbin/sshd ...")
 	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-		tr '\0' '\n' < "/proc/$1/cmdline" | head -n 1 | grep -q "^\(.*/\)\{0,1\}$2\(:.*\| .*\)\{0,1\}\$"
+		tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 | grep -q "^\(.*/\)\{0,1\}$2\(:.*\| .*\)\{0,1\}\$"
 }
 
 netfs_up() {  # WORKDIR PROFILE

@@ -5,7 +5,7 @@
  * (netfs_scenario.sh), which bring the storage up.
  *
  *   netfs_scenario --storage NAME --mnt-a DIR --mnt-b DIR
- *       [--fence-hook "PROGRAM ARGS"] [--lag-samples N]
+ *       [--fence-hook "PROGRAM ARGS"] [--lag-samples N] [--kills N]
  *
  * host1 runs its ssfmd and its sanlock lease I/O through mount A, host2
  * through mount B (tests/hosts.h: real sanlock daemons).  In order:
@@ -15,7 +15,8 @@
  *   3. standby lag: writes on the active, the time until the standby has
  *      applied each (MEASURED);
  *   4. SIGKILL of the active: takeover time (MEASURED), every write kept;
- *   5. zero loss: 4 writers with request ids across 3 SIGKILLs, then the
+ *   5. zero loss: 4 writers with request ids across --kills SIGKILLs
+ *      (default 3) of the active, then the
  *      audit on both hosts and on the store itself (tests/daemonutil.h);
  *   6. with --fence-hook: the standby is restarted with it, the active is
  *      SIGKILLed, the new active's hook fences the old one's client, and a
@@ -50,7 +51,6 @@
 #define NS_CTL_OUT 3
 #define NS_CTL_IN 4
 #define NS_WRITERS 4
-#define NS_KILLS 3
 /* Generous bounds (the machine is shared; these are not speed targets). */
 #define NS_ELECTION_MS 60000
 #define NS_TAKEOVER_MS 40000
@@ -65,6 +65,7 @@ struct ns {
 	char store[3][PATH_MAX - 128];   /* host i's path to the store */
 	const char *fence_hook;
 	int lag_samples;
+	int kills;
 	uint64_t kill_takeover_max;
 };
 
@@ -450,7 +451,7 @@ static int check_zero_loss(struct dwriters *w, int a)
 		tap_bail("cannot start writers");
 	w->hint = a;
 	ok(dw_wait_acks(w, 50, 30000), "4 writers get acknowledgements from host%d", a);
-	for (int k = 0; k < NS_KILLS; k++) {
+	for (int k = 0; k < ns.kills; k++) {
 		uint64_t t0, took;
 		int n;
 
@@ -471,7 +472,7 @@ static int check_zero_loss(struct dwriters *w, int a)
 		if (ns_start(a) < 0 || !dg_wait_role(&ns.g, a, "STANDBY", 30000))
 			tap_diag("kill %d: host%d did not come back as a STANDBY", k, a);
 	}
-	is_int(kills, NS_KILLS, "the active was SIGKILLed %d times under writes", NS_KILLS);
+	is_int(kills, ns.kills, "the active was SIGKILLed %d times under writes", ns.kills);
 	ok(dw_wait_acks(w, dw_acks(w) + 30, 30000), "writes are acknowledged after the last kill");
 	dw_stop(w);
 	tap_diag("MEASURED %s longest takeover under writes: %" PRIu64 " ms", ns.storage,
@@ -580,7 +581,9 @@ static void check_cut(struct dwriters *zl, int a)
 	tap_diag("MEASURED %s takeover after the active's mount was cut: %" PRIu64 " ms "
 	    "(sanlock: 8 * io_timeout + 60 s = %u s after the last renewal)", ns.storage, took,
 	    FENCE_HOST_DEAD(DG_IO_TIMEOUT));
-	tap_diag("%" PRIu64 " writes were acknowledged at the cut", acks_at_cut);
+	tap_diag("%" PRIu64 " writes were acknowledged at the cut; the end of host%d's log:",
+	    acks_at_cut, a);
+	dg_file_tail(ns.g.d[a].log, 1200);
 	if (n == s)
 		ok(dw_wait_acks(&w, dw_acks(&w) + 30, 60000), "host%d acknowledges writes", s);
 	dw_stop(&w);
@@ -601,17 +604,19 @@ static void check_cut(struct dwriters *zl, int a)
 static void ns_usage(void)
 {
 	tap_bail("usage: netfs_scenario --storage NAME --mnt-a DIR --mnt-b DIR "
-	    "[--fence-hook \"PROGRAM ARGS\"] [--lag-samples N]");
+	    "[--fence-hook \"PROGRAM ARGS\"] [--lag-samples N] [--kills N]");
 }
 
 int main(int argc, char **argv)
 {
 	struct dwriters zl;
+	uint64_t t0;
 	char tag[32];
 	int a;
 
 	memset(&zl, 0, sizeof(zl));
 	ns.lag_samples = 20;
+	ns.kills = 3;
 	for (int k = 1; k < argc; k++) {
 		if (k + 1 >= argc)
 			ns_usage();
@@ -625,6 +630,8 @@ int main(int argc, char **argv)
 			ns.fence_hook = argv[++k];
 		else if (strcmp(argv[k], "--lag-samples") == 0)
 			ns.lag_samples = atoi(argv[++k]);
+		else if (strcmp(argv[k], "--kills") == 0)
+			ns.kills = atoi(argv[++k]);
 		else
 			ns_usage();
 	}
@@ -636,6 +643,7 @@ int main(int argc, char **argv)
 	dg_setup(&ns.g, 2, tag);
 	ns_setup();
 
+	t0 = tu_now_ms();
 	a = check_election();
 	if (a > 0) {
 		a = check_switchover(a);
@@ -646,14 +654,22 @@ int main(int argc, char **argv)
 		tu_sleep_ms(3500);
 		a = check_kill(a);
 	}
+	tap_diag("%s: election to SIGKILL takeover took %" PRIu64 " s", ns.storage,
+	    (tu_now_ms() - t0) / 1000);
+	t0 = tu_now_ms();
 	if (a > 0)
 		a = check_zero_loss(&zl, a);
 	else
 		ok(0, "no active host: zero-loss, fencing and cut checks not run");
+	tap_diag("%s: zero loss took %" PRIu64 " s", ns.storage, (tu_now_ms() - t0) / 1000);
+	t0 = tu_now_ms();
 	if (a > 0)
 		a = check_fence_hook(a);
+	tap_diag("%s: fencing took %" PRIu64 " s", ns.storage, (tu_now_ms() - t0) / 1000);
+	t0 = tu_now_ms();
 	if (a > 0)
 		check_cut(&zl, a);
+	tap_diag("%s: the cut took %" PRIu64 " s", ns.storage, (tu_now_ms() - t0) / 1000);
 	if (zl.g != NULL)
 		dw_free(&zl);
 	dg_stop(&ns.g);
