@@ -21,5 +21,5 @@ rc=$?
 sed 's/^/# /' "$W/up.log"
 [ $rc = 0 ] || scenario_fail "CephFS comes up (install ceph-mon ceph-osd ceph-mds ceph-fuse ceph-common)"
 scenario_run "$W" cephfs_kill cephfs_mount --storage cephfs --mnt-a "$CEPHFS_A" \
-	--mnt-b "$CEPHFS_B" --fence-hook "$top_srcdir/scripts/ssfm-fence-cephfs -m a -k entity_id"
+	--mnt-b "$CEPHFS_B" --fence-hook "$top_srcdir/scripts/ssfm-fence-cephfs -k entity_id"
 exit $?
