@@ -18,5 +18,5 @@ rc=$?
 sed 's/^/# /' "$W/up.log"
 [ $rc = 0 ] || scenario_fail "the nfs-default mounts come up (install openssh-server sshfs)"
 scenario_run "$W" netfs_cut false --storage nfs-default --mnt-a "$NETFS_A" --mnt-b "$NETFS_B" \
-	--lag-samples 2 --kills 1
+	--lag-samples 1 --kills 1
 exit $?
