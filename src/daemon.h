@@ -276,7 +276,7 @@ void daemon_service_tick(struct daemon *d, uint64_t now);
 void daemon_service_output(struct daemon *d);
 void daemon_service_reaped(struct daemon *d);
 uint64_t daemon_service_deadline(struct daemon *d);
-int daemon_service_fence(struct daemon *d);
+int daemon_service_fence(struct daemon *d, const struct store_seal_info *previous);
 void daemon_service_free(struct daemon *d);
 
 /* daemon_status.c */

@@ -6,7 +6,9 @@
  * file is the mechanism and inotify a speed-up.
  *
  * watch = poll: no inotify; inotify: inotify required (start fails without
- * it); auto: inotify when it can be set up, else the poll alone.
+ * it); auto: the poll alone when the store is on a network or FUSE
+ * filesystem (where inotify sees only this host's own changes: a thread
+ * for nothing), else inotify when it can be set up, else the poll alone.
  *
  * libinotifytools hides its descriptor and blocks in its own wait, so a
  * thread of ours waits in inotifytools_next_events (1 s at a time, to notice
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/vfs.h>
 
 #include <inotifytools/inotifytools.h>
 
@@ -54,13 +57,57 @@ static void *daemon_follow_inotify_main(void *arg)
 	return NULL;
 }
 
+/* statfs f_type values (linux/magic.h) of filesystems shared between
+ * hosts, where inotify reports no other client's change. */
+#define FOLLOW_FUSE_MAGIC 0x65735546L   /* ceph-fuse, sshfs, ... */
+#define FOLLOW_NFS_MAGIC 0x6969L
+#define FOLLOW_CEPH_MAGIC 0x00c36400L   /* the kernel CephFS client */
+#define FOLLOW_SMB_MAGIC 0x517bL
+#define FOLLOW_CIFS_MAGIC 0xff534d42L
+#define FOLLOW_SMB2_MAGIC 0xfe534d42L
+#define FOLLOW_GFS2_MAGIC 0x01161970L
+#define FOLLOW_OCFS2_MAGIC 0x7461636fL
+#define FOLLOW_AFS_MAGIC 0x5346414fL
+
+/* The name of the shared filesystem dir is on, or NULL when it is not one
+ * (or statfs fails: then inotify is tried as before). */
+static const char *daemon_follow_network_fs(const char *dir)
+{
+	static const struct { long magic; const char *name; } types[] = {
+		{ FOLLOW_FUSE_MAGIC, "FUSE (ceph-fuse, sshfs)" },
+		{ FOLLOW_NFS_MAGIC, "NFS" },
+		{ FOLLOW_CEPH_MAGIC, "CephFS" },
+		{ FOLLOW_SMB_MAGIC, "SMB" },
+		{ FOLLOW_CIFS_MAGIC, "CIFS" },
+		{ FOLLOW_SMB2_MAGIC, "SMB2" },
+		{ FOLLOW_GFS2_MAGIC, "GFS2" },
+		{ FOLLOW_OCFS2_MAGIC, "OCFS2" },
+		{ FOLLOW_AFS_MAGIC, "AFS" },
+	};
+	struct statfs sf;
+
+	if (statfs(dir, &sf) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((unsigned long)sf.f_type == (unsigned long)types[i].magic)
+			return types[i].name;
+	return NULL;
+}
+
 int daemon_follow_start(struct daemon *d)
 {
 	char journal[4096], epochs[4096];
+	const char *fs;
 	int rc;
 
 	if (d->cfg->watch == CONF_WATCH_POLL) {
 		log_info("following by polling every %lld ms", d->cfg->poll_interval);
+		return 0;
+	}
+	fs = daemon_follow_network_fs(d->cfg->store);
+	if (d->cfg->watch == CONF_WATCH_AUTO && fs != NULL) {
+		log_info("store %s is on %s, where inotify misses other hosts' changes: "
+		    "following by polling every %lld ms", d->cfg->store, fs, d->cfg->poll_interval);
 		return 0;
 	}
 	snprintf(journal, sizeof(journal), "%s/journal", d->cfg->store);

@@ -42,12 +42,13 @@ static void daemon_roles_catchup(struct daemon *d)
 	snprintf(d->failover.previous, sizeof(d->failover.previous), "%s", info.last_seal.host);
 	if (d->argv_fence != NULL) {
 		d->failover.fence_started_ms = daemon_wall_ms();
-		rc = daemon_service_fence(d);
+		rc = daemon_service_fence(d, &info.last_seal);
 		if (rc == 0)
 			d->failover.fenced_ms = daemon_wall_ms();
 		if (rc != 0) {
-			log_warnx("catch-up for epoch %" PRIu64 ": fence_hook failed: not taking over",
-			    d->epoch);
+			log_warnx("catch-up for epoch %" PRIu64 ": fence_hook failed to fence %s: "
+			    "not taking over (lease released, trying again later)", d->epoch,
+			    info.last_seal.host[0] != '\0' ? info.last_seal.host : "no previous active");
 			daemon_event(d, ROLE_EV_CATCHUP_FAILED);
 			return;
 		}

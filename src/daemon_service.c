@@ -77,6 +77,7 @@ static void daemon_service_env(struct daemon *d, struct hooks_env *env)
 	env->socket = d->cfg->socket;
 	env->store = d->cfg->store;
 	env->epoch = d->epoch;
+	env->extra = NULL;
 }
 
 static void daemon_service_drop(struct daemon *d)
@@ -300,14 +301,28 @@ void daemon_service_tick(struct daemon *d, uint64_t now)
 	}
 }
 
-int daemon_service_fence(struct daemon *d)
+/*
+ * The previous active, for the hook to fence: the host that sealed the
+ * newest epoch this host has applied.  A standby follows the journal, so
+ * that is the active it followed, unless that one sealed an epoch in the
+ * last poll_interval before losing the lease (then its predecessor: the
+ * store's own fencing, invariant 4, still stops the newer one).  Empty
+ * name, id 0 and epoch 0 when the store was never sealed.
+ */
+int daemon_service_fence(struct daemon *d, const struct store_seal_info *previous)
 {
 	struct hooks_env env;
 	struct hook *h = NULL;
 	char why[512], how[256];
+	char prev_host[32 + STORE_HOST_MAX], prev_id[48], prev_epoch[48];
+	char *extra[] = { prev_host, prev_id, prev_epoch, NULL };
 	int status = 0, rc;
 
+	snprintf(prev_host, sizeof(prev_host), "SSFM_PREVIOUS_HOST=%s", previous->host);
+	snprintf(prev_id, sizeof(prev_id), "SSFM_PREVIOUS_HOST_ID=%" PRIu32, previous->host_id);
+	snprintf(prev_epoch, sizeof(prev_epoch), "SSFM_PREVIOUS_EPOCH=%" PRIu64, previous->epoch);
 	daemon_service_env(d, &env);
+	env.extra = extra;
 	rc = hooks_start("fence_hook", d->argv_fence, &env, (int)d->cfg->hook_timeout,
 	    (int)d->cfg->hook_kill_grace, &h, why, sizeof(why));
 	if (rc < 0) {
@@ -315,7 +330,10 @@ int daemon_service_fence(struct daemon *d)
 		d->hook_failures[DAEMON_FAIL_FENCE]++;
 		return rc;
 	}
-	log_info("fence_hook started (pid %d, epoch %" PRIu64 ")", (int)hooks_pid(h), d->epoch);
+	log_info("fence_hook started (pid %d, epoch %" PRIu64 ") to fence %s (host id %" PRIu32
+	    ", epoch %" PRIu64 ")", (int)hooks_pid(h), d->epoch,
+	    previous->host[0] != '\0' ? previous->host : "no previous active", previous->host_id,
+	    previous->epoch);
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = hooks_pidfd(h), .events = POLLIN },

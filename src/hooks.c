@@ -47,28 +47,42 @@ uint64_t hooks_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static bool hooks_is_ours(const char *entry)
+static bool hooks_same_name(const char *entry, const char *name_eq)
+{
+	const char *eq = strchr(name_eq, '=');
+	size_t len = eq != NULL ? (size_t)(eq - name_eq) + 1 : strlen(name_eq);
+
+	return strncmp(entry, name_eq, len) == 0;
+}
+
+static bool hooks_is_ours(const char *entry, char *const *extra)
 {
 	static const char *const names[] = { "SSFM_EPOCH=", "SSFM_HOST=", "SSFM_GROUP=",
 	    "SSFM_SOCKET=", "SSFM_STORE=" };
 	for (size_t i = 0; i < 5; i++)
-		if (strncmp(entry, names[i], strlen(names[i])) == 0)
+		if (hooks_same_name(entry, names[i]))
+			return true;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+		if (hooks_same_name(entry, extra[i]))
 			return true;
 	return false;
 }
 
-/* environ without our names, then ours; strings 0..4 of *mine are ours. */
+/* environ without our names, then ours; strings 0..4 of *mine are ours
+ * (freed by the caller), env->extra's are borrowed. */
 static char **hooks_environ(const struct hooks_env *env, char *mine[5])
 {
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, nextra = 0;
 
 	for (char **e = environ; e && *e; e++)
 		n++;
-	char **envp = calloc(n + 6, sizeof(*envp));
+	while (env->extra != NULL && env->extra[nextra] != NULL)
+		nextra++;
+	char **envp = calloc(n + nextra + 6, sizeof(*envp));
 	if (envp == NULL)
 		return NULL;
 	for (char **e = environ; e && *e; e++)
-		if (!hooks_is_ours(*e))
+		if (!hooks_is_ours(*e, env->extra))
 			envp[k++] = *e;
 	if (asprintf(&mine[0], "SSFM_EPOCH=%llu", (unsigned long long)env->epoch) < 0)
 		mine[0] = NULL;
@@ -87,6 +101,8 @@ static char **hooks_environ(const struct hooks_env *env, char *mine[5])
 		}
 		envp[k++] = mine[i];
 	}
+	for (size_t i = 0; i < nextra; i++)
+		envp[k++] = env->extra[i];
 	envp[k] = NULL;
 	return envp;
 }

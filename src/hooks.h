@@ -5,7 +5,8 @@
  * A hook is a program and its arguments (config_split_command), started
  * with posix_spawn in a session of its own, stdin on /dev/null, stdout and
  * stderr into one pipe, and SSFM_EPOCH, SSFM_HOST, SSFM_GROUP, SSFM_SOCKET,
- * SSFM_STORE added to (or replacing those in) the daemon's environment.
+ * SSFM_STORE (and hooks_env.extra) added to (or replacing those in) the
+ * daemon's environment.
  *
  * The loop watches two descriptors per hook: hooks_output_fd (read with
  * hooks_read_output, which passes each output line to a callback, by
@@ -36,6 +37,10 @@ struct hooks_env {
 	const char *socket;
 	const char *store;
 	uint64_t epoch;
+	/* More "NAME=value" strings (NULL-terminated; NULL: none), replacing
+	 * those names in the daemon's environment too: the fence hook's
+	 * SSFM_PREVIOUS_*.  Not copied: they must outlive hooks_start. */
+	char *const *extra;
 };
 
 struct hook;
