@@ -423,7 +423,7 @@ int ssfm_del(ssfm_client *c, const char *key, int64_t expect,
 	return ssfm_write(c, PROTO_OP_DEL, key, NULL, expect, reqid, version);
 }
 
-static char *ssfm_dump(const json_t *v)
+static char *ssfm_json_text(const json_t *v)
 {
 	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
@@ -452,7 +452,7 @@ int ssfm_get(ssfm_client *c, const char *key, char **value, uint64_t *version)
 		return ssfm_fail(c, SSFM_EPROTO, "get reply from %s lacks \"value\"", c->path);
 	}
 	if (value) {
-		*value = ssfm_dump(v);
+		*value = ssfm_json_text(v);
 		if (*value == NULL)
 			rc = ssfm_fail(c, SSFM_ENOMEM, "out of memory");
 	}
@@ -504,7 +504,7 @@ long ssfm_list(ssfm_client *c, const char *prefix, const char *start,
 				stop = true;
 				break;
 			}
-			char *text = ssfm_dump(value);
+			char *text = ssfm_json_text(value);
 			if (text == NULL) {
 				rc = ssfm_fail(c, SSFM_ENOMEM, "out of memory");
 				stop = true;
@@ -575,7 +575,7 @@ int ssfm_watch(ssfm_client *c, int64_t from, const char *prefix,
 		ev.epoch = (uint64_t)epoch;
 		char *text = NULL;
 		if (value) {
-			text = ssfm_dump(value);
+			text = ssfm_json_text(value);
 			if (text == NULL) {
 				proto_reply_free(&rep);
 				ssfm_disconnect(c);
@@ -664,4 +664,98 @@ int ssfm_snapshot(ssfm_client *c, uint64_t *seq)
 	if (rc == SSFM_OK)
 		proto_reply_free(&rep);
 	return rc;
+}
+
+/* One page of a dump reply: its items to fn; *next: the index to ask for
+ * next, or 0 at the end. */
+static int ssfm_dump_page(ssfm_client *c, struct proto_reply *rep,
+    const struct ssfm_dump_info *info, ssfm_dump_fn fn, void *arg, uint64_t *count,
+    uint64_t *next)
+{
+	json_t *items = json_object_get(rep->root, "items");
+	json_t *nx = json_object_get(rep->root, "next");
+	json_t *item;
+	size_t i;
+
+	if (!json_is_array(items) || (nx && (!json_is_integer(nx) || json_integer_value(nx) <= 0)))
+		return ssfm_fail(c, SSFM_EPROTO, "dump reply from %s is malformed", c->path);
+	json_array_foreach(items, i, item) {
+		const char *key, *value;
+		json_int_t version;
+		if (json_unpack(item, "[s, I, s]", &key, &version, &value) != 0 || version <= 0)
+			return ssfm_fail(c, SSFM_EPROTO, "dump item from %s is malformed", c->path);
+		(*count)++;
+		if (fn && fn(arg, info, key, value, (uint64_t)version) != 0)
+			return 1;
+	}
+	*next = nx ? (uint64_t)json_integer_value(nx) : 0;
+	return SSFM_OK;
+}
+
+long long ssfm_dump(ssfm_client *c, struct ssfm_dump_info *info, ssfm_dump_fn fn,
+    void *arg)
+{
+	struct proto_request req;
+	struct proto_reply rep;
+	struct ssfm_dump_info mine;
+	uint64_t count = 0, next = 0;
+	json_int_t cut = 0, seq = 0, epoch = 0, keys = 0;
+	const char *group = NULL, *digest = NULL;
+	char *end;
+
+	if (info == NULL)
+		info = &mine;
+	memset(info, 0, sizeof(*info));
+	proto_request_init(&req, PROTO_OP_DUMP);
+	req.limit = PROTO_LIST_MAX;
+	int rc = ssfm_call(c, &req, c->timeout_ms, &rep);
+	if (rc < 0)
+		return rc;
+	if (json_unpack(rep.root, "{s:I, s:s, s:I, s:I, s:s, s:I}", "cut", &cut, "group", &group,
+	    "seq", &seq, "epoch", &epoch, "digest", &digest, "count", &keys) != 0 ||
+	    cut < 0 || seq < 0 || epoch < 0 || keys < 0 || strlen(group) >= sizeof(info->group) ||
+	    strlen(digest) != 16) {
+		proto_reply_free(&rep);
+		ssfm_disconnect(c);
+		return ssfm_fail(c, SSFM_EPROTO, "dump reply from %s is malformed", c->path);
+	}
+	snprintf(info->group, sizeof(info->group), "%s", group);
+	info->seq = (uint64_t)seq;
+	info->epoch = (uint64_t)epoch;
+	info->keys = (uint64_t)keys;
+	info->digest = strtoull(digest, &end, 16);
+	if (*end != '\0') {
+		proto_reply_free(&rep);
+		ssfm_disconnect(c);
+		return ssfm_fail(c, SSFM_EPROTO, "dump reply from %s: digest \"%s\" is not hex",
+		    c->path, digest);
+	}
+	if (fn && fn(arg, info, NULL, NULL, 0) != 0) {
+		proto_reply_free(&rep);
+		/* The cut stays at the daemon until it idles out: close, so that
+		 * a later call does not read this dump's pages. */
+		ssfm_disconnect(c);
+		return 0;
+	}
+	for (;;) {
+		rc = ssfm_dump_page(c, &rep, info, fn, arg, &count, &next);
+		proto_reply_free(&rep);
+		if (rc != SSFM_OK) {
+			ssfm_disconnect(c);
+			return rc < 0 ? rc : (long long)count;
+		}
+		if (next == 0)
+			break;
+		proto_request_init(&req, PROTO_OP_DUMP);
+		req.cut = cut;
+		req.from = (int64_t)next;
+		req.limit = PROTO_LIST_MAX;
+		rc = ssfm_call(c, &req, c->timeout_ms, &rep);
+		if (rc < 0)
+			return rc;
+	}
+	if (count != info->keys)
+		return ssfm_fail(c, SSFM_EPROTO, "dump from %s: %llu keys received, the cut holds %llu",
+		    c->path, (unsigned long long)count, (unsigned long long)info->keys);
+	return (long long)count;
 }
