@@ -131,11 +131,12 @@ int store_restore_add(struct store_restore *r, const char *key, size_t key_len,
 	store_fmt(q, sizeof(q), "\"%.*s%s\"", (int)(key_len > 64 ? 64 : key_len), key,
 	    key_len > 64 ? "..." : "");
 	rc = store_check_key(key, key_len, err);
-	if (rc < 0)
-		return rc;
-	rc = store_check_value(value, value_len, UINT32_MAX, err);
+	if (rc == 0)
+		rc = store_check_value(value, value_len, UINT32_MAX, err);
 	if (rc < 0) {
-		store_seterr(err, rc, "key %s: %s", q, err->msg);
+		char why[sizeof(err->msg)];
+		store_fmt(why, sizeof(why), "%s", err->msg);
+		store_seterr(err, rc, "key %s: %s", q, why);
 		return rc;
 	}
 	if (version == 0 || version > r->seq) {
