@@ -133,10 +133,12 @@ static int cli_dump_online_run(const struct cli_command *cmd, int argc,
 
 	if (status != CLI_GO_ON)
 		return status;
-	if (argc - optind == 1)
-		return cli_usage_error(cmd, "%s is not a store directory (it "
-		    "has no ssfm-store file): online dump takes no operand",
-		    argv[optind]);
+	if (argc - optind == 1) {
+		/* dump DIR always reads DIR, which then says why it is not a
+		 * store (a mistyped path must not dump the daemon's state). */
+		cli_getopt_reset();
+		return cli_dump_run(&cli_dump_command, argc, argv);
+	}
 	if (argc - optind != 0)
 		return cli_usage_error(cmd, "online dump takes no operand");
 
