@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -103,16 +104,18 @@ static int cli_dumpfile_fill(struct cli_dumpfile *df)
 		df->buf = grown;
 		df->cap *= 2;
 	}
-	size_t n = fread(df->buf + df->len, 1, df->cap - df->len, df->f);
+	/* read(2), not fread: what a pipe has now is enough to go on with,
+	 * and a signal (EINTR) ends the read instead of being slept through. */
+	ssize_t n = read(fileno(df->f), df->buf + df->len, df->cap - df->len);
+	if (n < 0) {
+		df->sys_errno = errno;
+		return cli_dumpfile_fail(df, "read: %s", strerror(df->sys_errno));
+	}
 	if (n == 0) {
-		if (ferror(df->f)) {
-			df->sys_errno = errno ? errno : EIO;
-			return cli_dumpfile_fail(df, "read: %s", strerror(df->sys_errno));
-		}
 		df->eof = 1;
 		return 0;
 	}
-	df->len += n;
+	df->len += (size_t)n;
 	return 1;
 }
 

@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,27 @@
  * (or of unknown size), redrawn at most this often. */
 #define CLI_RESTORE_PROGRESS_BYTES (16u << 20)
 #define CLI_RESTORE_PROGRESS_MS 200u
+
+/* Set by SIGINT, SIGTERM, SIGHUP: the restore stops at the next key and
+ * removes what it made, instead of leaving a store that looks restored. */
+static volatile sig_atomic_t cli_restore_interrupted;
+
+static void cli_restore_on_signal(int sig)
+{
+	cli_restore_interrupted = sig;
+}
+
+static void cli_restore_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_restore_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
 
 struct cli_restore_progress {
 	int on;
@@ -220,6 +242,12 @@ static int cli_restore_into(const char *dir, struct cli_dumpfile *df,
 		return cli_fail(rc, &err, dir);
 
 	while ((rc = cli_dumpfile_next(df)) > 0) {
+		if (cli_restore_interrupted) {
+			cli_errx("interrupted by signal %d after %" PRIu64 " keys",
+			    (int)cli_restore_interrupted, df->count - 1);
+			store_restore_abort(r);
+			return CLI_EXIT_SYSTEM;
+		}
 		rc = store_restore_add(r, df->key, df->key_len, df->value, df->value_len,
 		    df->version, &err);
 		if (rc < 0) {
@@ -232,7 +260,11 @@ static int cli_restore_into(const char *dir, struct cli_dumpfile *df,
 		cli_restore_progress(pr, df, 0);
 	}
 	if (rc < 0) {
-		cli_errx("%s", df->why);
+		if (cli_restore_interrupted)
+			cli_errx("interrupted by signal %d after %" PRIu64 " keys",
+			    (int)cli_restore_interrupted, df->count);
+		else
+			cli_errx("%s", df->why);
 		store_restore_abort(r);
 		return df->sys_errno ? CLI_EXIT_SYSTEM : CLI_EXIT_STORE;
 	}
@@ -243,6 +275,11 @@ static int cli_restore_into(const char *dir, struct cli_dumpfile *df,
 		    df->count, store_restore_digest(r), df->digest);
 		store_restore_abort(r);
 		return CLI_EXIT_STORE;
+	}
+	if (cli_restore_interrupted) {
+		cli_errx("interrupted by signal %d", (int)cli_restore_interrupted);
+		store_restore_abort(r);
+		return CLI_EXIT_SYSTEM;
 	}
 	rc = store_restore_finish(r, &err);
 	if (rc < 0)
@@ -319,6 +356,7 @@ static int cli_restore_run(const struct cli_command *cmd, int argc, char **argv)
 		status = CLI_EXIT_STORE;
 		goto out;
 	}
+	cli_restore_catch_signals();
 	status = cli_restore_target(dir, &made);
 	if (status != CLI_EXIT_OK)
 		goto out;

@@ -8,7 +8,8 @@
 # key, and leaves the directory as it was: an existing store, a directory
 # that is not empty, a file that is not JSON, a bad value, a bad key, a
 # version above the dump's seq, keys out of order, a truncated file, a dump
-# changed after it was written (digest), a missing file, a usage error.
+# changed after it was written (digest), a missing file, a usage error,
+# a restore interrupted by SIGTERM.
 # The progress bar (--progress).  Needs python3 (Debian package: python3).
 
 : "${top_srcdir:=..}"
@@ -201,6 +202,29 @@ sed 's/"n":7,/"n":8,/' "$t/d.json" > "$t/edited.json"
 cmp -s "$t/edited.json" "$t/d.json"
 is $? 1 "(a value edited in a copy of the dump)"
 refused "$t/edited.json" "a dump changed after it was written" "the dump was changed or damaged"
+
+# Interrupted: the restore reads from a FIFO that stops half-way; SIGTERM
+# once the new store exists must leave nothing behind.
+mkfifo "$t/fifo"
+"$ssfm" restore --no-progress "$t/fifo" "$t/intr" > "$t/out" 2> "$t/err" &
+pid=$!
+exec 3> "$t/fifo"
+head -c 4000 "$t/d.json" >&3
+n=0
+while [ ! -e "$t/intr/ssfm-store" ] && [ "$n" -lt 300 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+check_cmd "the restore made the store before the FIFO ran dry" test -e "$t/intr/ssfm-store"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+exec 3>&-
+sed 's/^/# stderr: /' "$t/err"
+[ "$rc" -ne 0 ]
+check $? "SIGTERM during a restore: a non-zero exit ($rc)"
+gone "$t/intr"
+check $? "... and nothing left behind"
 
 run "$ssfm" restore "$t/no-such.json" "$t/bad"
 is "$rc" 4 "restore of a missing file: exit 4"
