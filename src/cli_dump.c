@@ -152,6 +152,11 @@ static int cli_dump_online_run(const struct cli_command *cmd, int argc,
 	if (d.error) {
 		cli_errx("standard output: write failed during the dump");
 		status = CLI_EXIT_SYSTEM;
+	} else if (n == SSFM_ENOTFOUND) {
+		/* Not a missing key: the daemon dropped the cut (this client
+		 * paused too long between pages).  Nothing complete was written. */
+		cli_errx("dump: %s", ssfm_errmsg(client));
+		status = CLI_EXIT_UNREACHABLE;
 	} else if (n < 0) {
 		status = cli_online_fail(client, (int)n, "dump");
 	} else {
