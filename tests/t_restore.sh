@@ -10,7 +10,8 @@
 # version above the dump's seq, keys out of order, a truncated file, a dump
 # changed after it was written (digest), a missing file, a usage error,
 # a restore interrupted by SIGTERM.
-# The progress bar (--progress).  Needs python3 (Debian package: python3).
+# The progress bar (--progress, and by itself on a terminal: script(1)).
+# Needs python3 and script (Debian packages: python3, bsdutils).
 
 : "${top_srcdir:=..}"
 : "${top_builddir:=..}"
@@ -71,6 +72,8 @@ run "$ssfm" restore "$t/d.json" "$t/r"
 is "$rc" 0 "restore into a missing directory: exit 0"
 grep -q "^restored 305 keys at seq $seq " "$t/out"
 check $? "restore says how many keys, at which seq"
+[ ! -s "$t/err" ]
+check $? "... and, stderr not being a terminal, draws no progress bar"
 run "$ssfm" verify "$t/r"
 is "$rc" 0 "the restored store verifies clean"
 check_cmd "the restored store has its sanlock lease" test -s "$t/r/lease"
@@ -114,6 +117,17 @@ run "$ssfm" restore --progress "$t/d.json" "$t/r-progress"
 is "$rc" 0 "restore --progress: exit 0"
 grep -q 'restore: \[#*\] 100% 305 keys' "$t/err"
 check $? "--progress draws a bar on stderr that ends at 100% and the key count"
+
+# On a terminal (script(1) gives it one), a restore from a pipe (size
+# unknown) draws its progress by itself.
+if command -v script >/dev/null 2>&1; then
+	run script -qec "cat '$t/d.json' | '$ssfm' restore - '$t/r-tty'" /dev/null
+	is "$rc" 0 "restore from a pipe on a terminal: exit 0"
+	grep -q 'restore: 305 keys' "$t/out"
+	check $? "... draws its progress (keys read) on the terminal"
+else
+	check 1 "script not found: install bsdutils (apt-get install bsdutils)"
+fi
 
 # ---- refusals ---------------------------------------------------------------
 run "$ssfm" restore "$t/d.json" "$t/r"
