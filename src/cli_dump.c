@@ -133,9 +133,11 @@ static int cli_dump_online_run(const struct cli_command *cmd, int argc,
 
 	if (status != CLI_GO_ON)
 		return status;
+	if (argc - optind == 1 && cli_socket != NULL)
+		return cli_usage_error(cmd, "online dump (-s) takes no operand");
 	if (argc - optind == 1) {
-		/* dump DIR always reads DIR, which then says why it is not a
-		 * store (a mistyped path must not dump the daemon's state). */
+		/* Here DIR is not a store: the offline dump says so (a
+		 * mistyped path must not dump the daemon's state instead). */
 		cli_getopt_reset();
 		return cli_dump_run(&cli_dump_command, argc, argv);
 	}
