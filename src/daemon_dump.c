@@ -171,6 +171,7 @@ static struct daemon_dump_cut *daemon_dump_take(struct daemon *d, uint64_t id,
 		control_reply_error(d->ctl, id, PROTO_E_INTERNAL, "out of memory", NULL, -1);
 		return NULL;
 	}
+	uint64_t t0 = daemon_now_ms();
 	int rc = store_cut_take(d->st, &c->cut, info, &err);
 	if (rc < 0) {
 		free(c);
@@ -184,7 +185,8 @@ static struct daemon_dump_cut *daemon_dump_take(struct daemon *d, uint64_t id,
 	c->seq = info->seq;
 	c->next = d->dump_cuts;
 	d->dump_cuts = c;
-	log_debug("dump cut %" PRIu64 ": %zu keys at seq %" PRIu64, c->id, c->count, c->seq);
+	log_info("dump cut %" PRIu64 ": %zu keys at seq %" PRIu64 ", taken in %" PRIu64 " ms", c->id,
+	    c->count, c->seq, daemon_now_ms() - t0);
 	return c;
 }
 

@@ -10,7 +10,8 @@
  *  3. ssfmd on the store (one host, a real sanlock daemon) loads it and
  *     becomes active; a few writes; `ssfm -s SOCKET dump` (online) holds
  *     1M + those keys at its stated seq; its restore dumps byte for byte as
- *     it; and the online and offline dumps agree on every key they share.
+ *     it; and the online and offline dumps agree on every key they share;
+ *     the daemon's log says how long taking the cut held writers.
  */
 #include "daemonutil.h"
 #include "tap.h"
@@ -179,6 +180,15 @@ int main(void)
 	tap_diag("online, 1M keys, %.1f MB of JSON: dump %.2f s (%.2f s CPU in ssfm), restore %.2f s (%.2f s CPU), dump of the restored store %.2f s (%.2f s CPU)",
 	    (double)file_size(d_on) / 1e6, t_online[0], t_online[1], t_restore2[0], t_restore2[1],
 	    t_redump2[0], t_redump2[1]);
+
+	/* How long writers were held: the cut's own time, from the log. */
+	char *daemon_log = tu_read_file(g.d[1].log, NULL);
+	const char *taken = daemon_log ? strstr(daemon_log, ", taken in ") : NULL;
+	ok(taken != NULL, "the daemon logs how long taking the cut held writers");
+	if (taken != NULL)
+		tap_diag("the cut of 1M keys held writers for %.*s", (int)strcspn(taken + 11, "\n"),
+		    taken + 11);
+	free(daemon_log);
 
 	dg_stop(&g);
 	return tap_done();
