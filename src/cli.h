@@ -37,6 +37,7 @@ extern const struct cli_command cli_dump_command;
 extern const struct cli_command cli_get_command;
 extern const struct cli_command cli_list_command;
 extern const struct cli_command cli_check_storage_command;
+extern const struct cli_command cli_restore_command;
 
 /* Prints the whole usage (every command and option) to f. */
 void cli_usage(FILE *f);
@@ -145,6 +146,45 @@ void cli_listing_begin(const struct cli_listing *l);
 /* Ends the JSON form with "next" when the listing succeeded (ok), and frees
  * what the listing holds either way. */
 void cli_listing_end(struct cli_listing *l, int ok);
+
+/* ---- reading a dump (cli_dumpfile.c) ------------------------------------ */
+
+struct cli_dumpfile {
+	FILE *f;
+	const char *name;       /* for messages: the path, or "standard input" */
+	uint64_t size;          /* bytes, when a regular file (else 0) */
+	char *buf;
+	size_t len, pos, cap;
+	uint64_t offset;        /* bytes of the file before buf */
+	int eof;
+	int in_keys;
+	/* the header (cli_dumpfile_header) */
+	char group[STORE_GROUP_MAX + 1];
+	uint64_t seq, digest;
+	/* the current entry (cli_dumpfile_next): value is the exact JSON text
+	 * of the document, valid until the next call; key is decoded */
+	char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+	uint64_t version;
+	uint64_t count;         /* entries read so far */
+	uint64_t entry_offset;
+	int sys_errno;          /* non-zero when a failure was the system's */
+	char why[1024];         /* what went wrong: the file and the byte */
+};
+
+/* path "-": standard input.  0, or -1 with why (and sys_errno) set. */
+int cli_dumpfile_open(struct cli_dumpfile *df, const char *path);
+/* Reads up to the keys: group, seq and digest.  0 or -1 (why). */
+int cli_dumpfile_header(struct cli_dumpfile *df);
+/* 1: an entry is ready; 0: the document ended properly (nothing after
+ * it); -1: why says what is wrong, naming the byte. */
+int cli_dumpfile_next(struct cli_dumpfile *df);
+void cli_dumpfile_close(struct cli_dumpfile *df);
+
+/* A group name: [A-Za-z0-9._-], 1..STORE_GROUP_MAX bytes (cli_init.c). */
+int cli_group_valid(const char *name, size_t len);
 
 /* ---- walking keys (cli_scan.c) ----------------------------------------- */
 

@@ -19,7 +19,7 @@
 #define CLI_IO_TIMEOUT_MAX 60u
 
 /* store.h: [A-Za-z0-9._-], 1..STORE_GROUP_MAX bytes. */
-static int cli_group_valid(const char *name, size_t len)
+int cli_group_valid(const char *name, size_t len)
 {
 	if (len == 0 || len > STORE_GROUP_MAX)
 		return 0;

@@ -32,6 +32,7 @@ extern const struct cli_command cli_promote_command;
 extern const struct cli_command cli_demote_command;
 extern const struct cli_command cli_snapshot_command;
 extern const struct cli_command cli_bench_command;
+extern const struct cli_command cli_dump_online_command;
 
 /*
  * Connects to the daemon (cli_socket, else $SSFM_SOCKET, else libssfm's

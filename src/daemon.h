@@ -23,6 +23,7 @@
  *   daemon_service.c   start/stop/check hooks
  *   daemon_status.c    the status object and the failover timeline
  *   daemon_snapshot.c  background snapshots and compaction
+ *   daemon_dump.c      the dump request: pages of consistent cuts
  */
 #ifndef SSFM_DAEMON_H
 #define SSFM_DAEMON_H
@@ -222,6 +223,10 @@ struct daemon {
 	uint64_t failovers;                /* takeovers by this host that reached their seal */
 	uint64_t hook_failures[DAEMON_FAIL_COUNT];
 
+	/* dumps being read (daemon_dump.c; the loop's thread only) */
+	struct daemon_dump_cut *dump_cuts;
+	uint64_t dump_next_id;
+
 	struct daemon_failover failover;
 	uint64_t started_ms;
 	uint64_t role_since_ms;
@@ -290,5 +295,10 @@ void daemon_snapshot_tick(struct daemon *d, uint64_t now);
 int daemon_snapshot_request(struct daemon *d, uint64_t id);
 void daemon_snapshot_reap(struct daemon *d);
 void daemon_snapshot_wait(struct daemon *d);
+
+/* daemon_dump.c */
+void daemon_dump_request(struct daemon *d, uint64_t id, const struct proto_request *req);
+void daemon_dump_tick(struct daemon *d, uint64_t now);   /* releases idle cuts */
+void daemon_dump_free(struct daemon *d);
 
 #endif

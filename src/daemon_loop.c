@@ -184,6 +184,7 @@ static void daemon_loop_ticks(struct daemon *d)
 	daemon_service_tick(d, now);
 	daemon_run_events(d);
 	daemon_snapshot_tick(d, now);
+	daemon_dump_tick(d, now);
 	daemon_requests_promote_check(d, now);
 	daemon_status_metrics_tick(d, now);
 }

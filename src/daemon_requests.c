@@ -15,6 +15,7 @@
  *    older than the ring from the journal files (store_history_read); a
  *    "from" older than the journal kept ends the stream with "compacted".
  *  - status, promote, demote, snapshot: the loop's own state.
+ *  - dump: pages of a consistent cut (daemon_dump.c).
  */
 #include "daemon.h"
 
@@ -611,6 +612,9 @@ void daemon_requests_dispatch(void *arg, uint64_t id, const struct control_peer 
 		if (daemon_snapshot_request(d, id) < 0)
 			control_reply_error(d->ctl, id, PROTO_E_INTERNAL, "out of memory", NULL, -1);
 		break;
+	case PROTO_OP_DUMP:
+		daemon_dump_request(d, id, req);
+		break;
 	}
 	proto_request_free(req);
 }
@@ -653,6 +657,7 @@ void daemon_requests_free(struct daemon *d)
 	}
 	daemon_history_clear(d);
 	pthread_mutex_unlock(&d->watch_lock);
+	daemon_dump_free(d);
 	free(d->history);
 	d->history = NULL;
 	while (d->waiters != NULL) {

@@ -423,7 +423,7 @@ int ssfm_del(ssfm_client *c, const char *key, int64_t expect,
 	return ssfm_write(c, PROTO_OP_DEL, key, NULL, expect, reqid, version);
 }
 
-static char *ssfm_dump(const json_t *v)
+static char *ssfm_json_text(const json_t *v)
 {
 	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
@@ -452,7 +452,7 @@ int ssfm_get(ssfm_client *c, const char *key, char **value, uint64_t *version)
 		return ssfm_fail(c, SSFM_EPROTO, "get reply from %s lacks \"value\"", c->path);
 	}
 	if (value) {
-		*value = ssfm_dump(v);
+		*value = ssfm_json_text(v);
 		if (*value == NULL)
 			rc = ssfm_fail(c, SSFM_ENOMEM, "out of memory");
 	}
@@ -504,7 +504,7 @@ long ssfm_list(ssfm_client *c, const char *prefix, const char *start,
 				stop = true;
 				break;
 			}
-			char *text = ssfm_dump(value);
+			char *text = ssfm_json_text(value);
 			if (text == NULL) {
 				rc = ssfm_fail(c, SSFM_ENOMEM, "out of memory");
 				stop = true;
@@ -575,7 +575,7 @@ int ssfm_watch(ssfm_client *c, int64_t from, const char *prefix,
 		ev.epoch = (uint64_t)epoch;
 		char *text = NULL;
 		if (value) {
-			text = ssfm_dump(value);
+			text = ssfm_json_text(value);
 			if (text == NULL) {
 				proto_reply_free(&rep);
 				ssfm_disconnect(c);
@@ -664,4 +664,369 @@ int ssfm_snapshot(ssfm_client *c, uint64_t *seq)
 	if (rc == SSFM_OK)
 		proto_reply_free(&rep);
 	return rc;
+}
+
+/* ---- dump ---------------------------------------------------------------
+ *
+ * A dump is read a page at a time (proto.h): up to 10000 items of
+ * [KEY,VERSION,VALUE_TEXT], a megabyte or so per page.  The items are
+ * parsed here by hand, into two buffers reused for every item, rather than
+ * into a jansson tree of four allocations per key (which made the client
+ * the slowest part of a dump); the page's other fields ("ok", "cut", the
+ * header, "next") are read with jansson from the line with the items left
+ * out.  The next page is asked for as soon as "next" is known, before the
+ * items are decoded, so the daemon builds it meanwhile.
+ */
+
+struct ssfm_dump_state {
+	ssfm_client *c;
+	struct ssfm_dump_info *info;
+	ssfm_dump_fn fn;
+	void *arg;
+	uint64_t count;
+	char *key, *value;
+	size_t key_cap, value_cap;
+};
+
+static const char *ssfm_dump_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static int ssfm_dump_hex4(const char *p, const char *end, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char ch = p[i];
+		v <<= 4;
+		if (ch >= '0' && ch <= '9')
+			v |= (unsigned)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v |= (unsigned)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			v |= (unsigned)(ch - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The JSON string at *pp decoded into *buf (NUL-terminated; a decoded NUL
+ * is refused: neither keys nor value texts hold one).  0 or -1. */
+static int ssfm_dump_string(const char **pp, const char *end, char **buf, size_t *cap)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	if (p >= end || *p++ != '"')
+		return -1;
+	for (;;) {
+		if (n + 8 > *cap) {
+			size_t grown_cap = *cap ? *cap * 2 : 4096;
+			char *grown = realloc(*buf, grown_cap);
+			if (grown == NULL)
+				return -1;
+			*buf = grown;
+			*cap = grown_cap;
+		}
+		if (p >= end)
+			return -1;
+		unsigned char ch = (unsigned char)*p++;
+		if (ch == '"')
+			break;
+		if (ch < 0x20)
+			return -1;
+		if (ch != '\\') {
+			(*buf)[n++] = (char)ch;
+			continue;
+		}
+		if (p >= end)
+			return -1;
+		unsigned u;
+		switch (*p++) {
+		case '"': (*buf)[n++] = '"'; continue;
+		case '\\': (*buf)[n++] = '\\'; continue;
+		case '/': (*buf)[n++] = '/'; continue;
+		case 'b': (*buf)[n++] = '\b'; continue;
+		case 'f': (*buf)[n++] = '\f'; continue;
+		case 'n': (*buf)[n++] = '\n'; continue;
+		case 'r': (*buf)[n++] = '\r'; continue;
+		case 't': (*buf)[n++] = '\t'; continue;
+		case 'u':
+			if (ssfm_dump_hex4(p, end, &u) < 0)
+				return -1;
+			p += 4;
+			break;
+		default:
+			return -1;
+		}
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			unsigned lo;
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+			    ssfm_dump_hex4(p + 2, end, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+				return -1;
+			p += 6;
+			u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+		} else if (u == 0 || (u >= 0xDC00 && u <= 0xDFFF)) {
+			return -1;
+		}
+		if (u < 0x80) {
+			(*buf)[n++] = (char)u;
+		} else if (u < 0x800) {
+			(*buf)[n++] = (char)(0xC0 | (u >> 6));
+			(*buf)[n++] = (char)(0x80 | (u & 0x3F));
+		} else if (u < 0x10000) {
+			(*buf)[n++] = (char)(0xE0 | (u >> 12));
+			(*buf)[n++] = (char)(0x80 | ((u >> 6) & 0x3F));
+			(*buf)[n++] = (char)(0x80 | (u & 0x3F));
+		} else {
+			(*buf)[n++] = (char)(0xF0 | (u >> 18));
+			(*buf)[n++] = (char)(0x80 | ((u >> 12) & 0x3F));
+			(*buf)[n++] = (char)(0x80 | ((u >> 6) & 0x3F));
+			(*buf)[n++] = (char)(0x80 | (u & 0x3F));
+		}
+	}
+	(*buf)[n] = '\0';
+	*pp = p;
+	return 0;
+}
+
+static int ssfm_dump_u64(const char **pp, const char *end, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p >= end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0' &&
+	    p[1] <= '9'))
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	*pp = p;
+	return 0;
+}
+
+/*
+ * The items of a page, from just after "items":[ up to its closing ],
+ * each passed to fn.  Returns the position after the ], or NULL: *stop set
+ * when fn stopped, else the page is malformed (or out of memory: *nomem).
+ */
+static const char *ssfm_dump_items(struct ssfm_dump_state *ds, const char *p,
+    const char *end, bool *stop, bool *nomem)
+{
+	p = ssfm_dump_ws(p, end);
+	if (p < end && *p == ']')
+		return p + 1;
+	for (;;) {
+		uint64_t version;
+		p = ssfm_dump_ws(p, end);
+		if (p >= end || *p++ != '[')
+			return NULL;
+		p = ssfm_dump_ws(p, end);
+		if (ssfm_dump_string(&p, end, &ds->key, &ds->key_cap) < 0) {
+			*nomem = ds->key == NULL;
+			return NULL;
+		}
+		p = ssfm_dump_ws(p, end);
+		if (p >= end || *p++ != ',')
+			return NULL;
+		p = ssfm_dump_ws(p, end);
+		if (ssfm_dump_u64(&p, end, &version) < 0 || version == 0)
+			return NULL;
+		p = ssfm_dump_ws(p, end);
+		if (p >= end || *p++ != ',')
+			return NULL;
+		p = ssfm_dump_ws(p, end);
+		if (ssfm_dump_string(&p, end, &ds->value, &ds->value_cap) < 0) {
+			*nomem = ds->value == NULL;
+			return NULL;
+		}
+		p = ssfm_dump_ws(p, end);
+		if (p >= end || *p++ != ']')
+			return NULL;
+		ds->count++;
+		if (ds->fn && ds->fn(ds->arg, ds->info, ds->key, ds->value, version) != 0) {
+			*stop = true;
+			return NULL;
+		}
+		p = ssfm_dump_ws(p, end);
+		if (p < end && *p == ']')
+			return p + 1;
+		if (p >= end || *p++ != ',')
+			return NULL;
+	}
+}
+
+/* The end of the items array whose contents start at p: just after its
+ * closing ], found by brackets and strings alone; NULL if it has none. */
+static const char *ssfm_dump_skip(const char *p, const char *end)
+{
+	int depth = 1;
+
+	for (; p < end; p++) {
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+		} else if (*p == '[') {
+			depth++;
+		} else if (*p == ']' && --depth == 0) {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+static int ssfm_dump_request(ssfm_client *c, int64_t cut, uint64_t from)
+{
+	struct proto_request req;
+
+	proto_request_init(&req, PROTO_OP_DUMP);
+	req.limit = PROTO_LIST_MAX;
+	if (cut >= 0) {
+		req.cut = cut;
+		req.from = (int64_t)from;
+	}
+	return ssfm_send(c, proto_encode_request(&req));
+}
+
+/* The first page's header into ds->info and *cut.  0 or an ssfm code. */
+static int ssfm_dump_header(struct ssfm_dump_state *ds, json_t *head, int64_t *cut)
+{
+	struct ssfm_dump_info *info = ds->info;
+	json_int_t c = 0, seq = 0, epoch = 0, keys = 0;
+	const char *group = NULL, *digest = NULL;
+	char *end;
+
+	if (json_unpack(head, "{s:I, s:s, s:I, s:I, s:s, s:I}", "cut", &c, "group", &group,
+	    "seq", &seq, "epoch", &epoch, "digest", &digest, "count", &keys) != 0 ||
+	    c < 0 || seq < 0 || epoch < 0 || keys < 0 || strlen(group) >= sizeof(info->group) ||
+	    strlen(digest) != 16)
+		return ssfm_fail(ds->c, SSFM_EPROTO, "dump reply from %s is malformed", ds->c->path);
+	snprintf(info->group, sizeof(info->group), "%s", group);
+	info->seq = (uint64_t)seq;
+	info->epoch = (uint64_t)epoch;
+	info->keys = (uint64_t)keys;
+	info->digest = strtoull(digest, &end, 16);
+	if (*end != '\0' || digest[0] == '-' || digest[0] == '+')
+		return ssfm_fail(ds->c, SSFM_EPROTO, "dump reply from %s: digest \"%s\" is not hex",
+		    ds->c->path, digest);
+	*cut = c;
+	return SSFM_OK;
+}
+
+/*
+ * Reads one page and hands its items to fn.  *next: the index of the next
+ * page (0: this was the last), which has already been asked for.  Returns
+ * SSFM_OK, 1 when fn stopped, or an ssfm code.
+ */
+static int ssfm_dump_page(struct ssfm_dump_state *ds, bool first, int64_t *cut, uint64_t *next)
+{
+	static const char marker[] = "\"items\":[";
+	ssfm_client *c = ds->c;
+	struct proto_reply rep;
+	char *line = NULL, why[256];
+	size_t len = 0;
+	int rc = ssfm_read_line(c, c->timeout_ms, &line, &len);
+
+	if (rc < 0)
+		return rc;
+	char *items = memmem(line, len, marker, sizeof(marker) - 1);
+	if (items == NULL) {
+		/* An error reply (or nonsense): the usual path says which. */
+		rc = proto_parse_reply(line, len, &rep, why, sizeof(why));
+		ssfm_consume(c, len);
+		if (rc < 0)
+			return ssfm_fail(c, SSFM_EPROTO, "from %s: %s", c->path, why);
+		if (rep.ok) {
+			proto_reply_free(&rep);
+			return ssfm_fail(c, SSFM_EPROTO, "dump reply from %s has no items", c->path);
+		}
+		rc = ssfm_code(rep.code);
+		ssfm_fail(c, rc, "%s", rep.message ? rep.message : ssfm_strerror(rc));
+		proto_reply_free(&rep);
+		return rc;
+	}
+	/* The page without its items, whatever the order of its fields:
+	 * "ok", "cut", the first page's header, "next". */
+	const char *first_item = items + sizeof(marker) - 1;
+	const char *after = ssfm_dump_skip(first_item, line + len);
+	if (after == NULL)
+		return ssfm_fail(c, SSFM_EPROTO, "dump page from %s: the items do not end", c->path);
+	size_t before = (size_t)(first_item - line), rest = (size_t)(line + len - after);
+	char *frame = malloc(before + 1 + rest);
+	if (frame == NULL)
+		return ssfm_fail(c, SSFM_ENOMEM, "out of memory");
+	memcpy(frame, line, before);
+	frame[before] = ']';
+	memcpy(frame + before + 1, after, rest);
+	json_t *head = json_loadb(frame, before + 1 + rest, 0, NULL);
+	free(frame);
+	json_t *nx = json_object_get(head, "next");
+	if (!json_is_true(json_object_get(head, "ok")) ||
+	    (nx != NULL && (!json_is_integer(nx) || json_integer_value(nx) <= 0)) ||
+	    (!first && json_integer_value(json_object_get(head, "cut")) != *cut)) {
+		json_decref(head);
+		return ssfm_fail(c, SSFM_EPROTO, "dump reply from %s is malformed", c->path);
+	}
+	*next = nx ? (uint64_t)json_integer_value(nx) : 0;
+	if (first)
+		rc = ssfm_dump_header(ds, head, cut);
+	json_decref(head);
+	if (rc != SSFM_OK)
+		return rc;
+	/* Ask for the next page now: the daemon builds it meanwhile. */
+	if (*next > 0 && (rc = ssfm_dump_request(c, *cut, *next)) < 0)
+		return rc;
+	if (first && ds->fn && ds->fn(ds->arg, ds->info, NULL, NULL, 0) != 0)
+		return 1;
+	bool stop = false, nomem = false;
+	const char *p = ssfm_dump_items(ds, first_item, after, &stop, &nomem);
+	if (p == NULL || p != after)
+		return stop ? 1 : nomem ? ssfm_fail(c, SSFM_ENOMEM, "out of memory") :
+		    ssfm_fail(c, SSFM_EPROTO, "dump page from %s: item %llu is malformed", c->path,
+		    (unsigned long long)ds->count + 1);
+	ssfm_consume(c, len);
+	return SSFM_OK;
+}
+
+long long ssfm_dump(ssfm_client *c, struct ssfm_dump_info *info, ssfm_dump_fn fn,
+    void *arg)
+{
+	struct ssfm_dump_info mine;
+	struct ssfm_dump_state ds = { c, info ? info : &mine, fn, arg, 0, NULL, NULL, 0, 0 };
+	int64_t cut = -1;
+	uint64_t next = 0;
+	int rc;
+
+	memset(ds.info, 0, sizeof(*ds.info));
+	ssfm_reset_error(c);
+	rc = ssfm_dump_request(c, -1, 0);
+	for (bool first = true; rc == SSFM_OK; first = false) {
+		rc = ssfm_dump_page(&ds, first, &cut, &next);
+		if (rc != SSFM_OK || next == 0)
+			break;
+	}
+	free(ds.key);
+	free(ds.value);
+	if (rc != SSFM_OK) {
+		/* A page left unread (fn stopped, or a failure) must not be taken
+		 * for the reply of a later call: start afresh.  The daemon drops
+		 * the cut when it idles out. */
+		ssfm_disconnect(c);
+		return rc < 0 ? rc : (long long)ds.count;
+	}
+	if (ds.count != ds.info->keys)
+		return ssfm_fail(c, SSFM_EPROTO, "dump from %s: %llu keys received, the cut holds %llu",
+		    c->path, (unsigned long long)ds.count, (unsigned long long)ds.info->keys);
+	return (long long)ds.count;
 }

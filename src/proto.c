@@ -59,6 +59,8 @@ static const struct proto_op_spec proto_ops[] = {
 	{ PROTO_OP_PROMOTE, "promote", { { "wait", F_BOOL, false }, { "timeout", F_INT, false } } },
 	{ PROTO_OP_DEMOTE, "demote", { { NULL, F_ANY, false } } },
 	{ PROTO_OP_SNAPSHOT, "snapshot", { { NULL, F_ANY, false } } },
+	{ PROTO_OP_DUMP, "dump", { { "cut", F_INT, false }, { "from", F_INT, false },
+	    { "limit", F_INT, false } } },
 };
 #define PROTO_NOPS (sizeof(proto_ops) / sizeof(proto_ops[0]))
 
@@ -124,6 +126,7 @@ void proto_request_init(struct proto_request *req, enum proto_op op)
 	req->op = op;
 	req->expect = -1;
 	req->from = -1;
+	req->cut = -1;
 	req->limit = PROTO_LIST_DEFAULT;
 	req->timeout_ms = -1;
 }
@@ -178,7 +181,7 @@ static enum proto_code proto_unpack(struct proto_request *req, json_t *root,
 	const char *op;
 	json_t *value = NULL;
 	json_int_t version = PROTO_VERSION, expect = -1, limit = PROTO_LIST_DEFAULT;
-	json_int_t from = -1, timeout = -1;
+	json_int_t from = -1, timeout = -1, cut = -1;
 	int wait = 0, rc = -1;
 	const size_t flags = JSON_STRICT;
 
@@ -209,6 +212,10 @@ static enum proto_code proto_unpack(struct proto_request *req, json_t *root,
 	case PROTO_OP_PROMOTE:
 		rc = json_unpack_ex(root, &jerr, flags, "{s:s, s?:b, s?:I, s?:I}",
 		    "op", &op, "wait", &wait, "timeout", &timeout, "v", &version);
+		break;
+	case PROTO_OP_DUMP:
+		rc = json_unpack_ex(root, &jerr, flags, "{s:s, s?:I, s?:I, s?:I, s?:I}",
+		    "op", &op, "cut", &cut, "from", &from, "limit", &limit, "v", &version);
 		break;
 	case PROTO_OP_STATUS:
 	case PROTO_OP_DEMOTE:
@@ -243,6 +250,13 @@ static enum proto_code proto_unpack(struct proto_request *req, json_t *root,
 	if (timeout < -1 || (timeout == -1 && json_object_get(root, "timeout")))
 		return proto_fail(why, why_len, "%s: timeout must be >= 0 ms, got %lld",
 		    name, (long long)timeout);
+	if (cut < -1 || (cut == -1 && json_object_get(root, "cut")))
+		return proto_fail(why, why_len, "%s: cut must be a cut id >= 0, got %lld",
+		    name, (long long)cut);
+	if (req->op == PROTO_OP_DUMP && (cut >= 0) != (from >= 0))
+		return proto_fail(why, why_len, "%s: cut and from go together (the next page of a cut)",
+		    name);
+	req->cut = cut;
 	req->expect = expect;
 	req->limit = (uint64_t)limit;
 	req->from = from;
@@ -299,7 +313,7 @@ enum proto_code proto_parse_request(const char *line, size_t len,
 		if (strcmp(proto_ops[i].name, json_string_value(op)) == 0)
 			spec = &proto_ops[i];
 	if (spec == NULL) {
-		code = proto_fail(why, why_len, "unknown op \"%.64s\" (put, del, get, list, watch, status, promote, demote, snapshot)",
+		code = proto_fail(why, why_len, "unknown op \"%.64s\" (put, del, get, list, watch, status, promote, demote, snapshot, dump)",
 		    json_string_value(op));
 		goto fail;
 	}
@@ -377,7 +391,10 @@ char *proto_encode_request(const struct proto_request *req)
 		rc |= json_object_set_new(o, "prefix", json_string(req->prefix));
 	if (req->start)
 		rc |= json_object_set_new(o, "start", json_string(req->start));
-	if (req->op == PROTO_OP_LIST && req->limit != PROTO_LIST_DEFAULT)
+	if (req->cut >= 0)
+		rc |= json_object_set_new(o, "cut", json_integer(req->cut));
+	if ((req->op == PROTO_OP_LIST || req->op == PROTO_OP_DUMP) &&
+	    req->limit != PROTO_LIST_DEFAULT)
 		rc |= json_object_set_new(o, "limit", json_integer((json_int_t)req->limit));
 	if (req->from >= 0)
 		rc |= json_object_set_new(o, "from", json_integer(req->from));

@@ -52,6 +52,21 @@
  *       -> {"ok":true,"role":R}  (with wait: once ACTIVE or the timeout)
  *   {"op":"demote"}   -> {"ok":true,"role":R}
  *   {"op":"snapshot"} -> {"ok":true,"seq":N}
+ *   {"op":"dump"[,"limit":N]}
+ *       takes a consistent cut of the whole state (writers wait only while
+ *       references are copied) and answers with its first page:
+ *       -> {"ok":true,"cut":C,"group":G,"seq":S,"epoch":E,"digest":D,
+ *           "count":K,"items":[[KEY,VERSION,VALUE_TEXT],...][,"next":I]}
+ *       S: the state holds every operation up to S and none after; D: its
+ *       digest (16 hex digits); K: the number of keys; VALUE_TEXT: the
+ *       stored JSON text of the value as a string, byte for byte (the
+ *       digest covers those bytes).  Items are in byte order of the keys.
+ *       next: present when more keys follow; read them with
+ *   {"op":"dump","cut":C,"from":I[,"limit":N]}
+ *       -> {"ok":true,"cut":C,"items":[...][,"next":I2]}
+ *       The daemon keeps a cut until its last page is read, or for
+ *       PROTO_DUMP_IDLE_S seconds after its last page request (then
+ *       not_found); at most PROTO_DUMP_CUTS at a time (then unavailable).
  *
  * Errors: {"ok":false,"error":{"code":C,"message":M[,"active":H]
  * [,"version":N]}}.  "active" names the active host (not_active);
@@ -76,6 +91,8 @@
 #define PROTO_HOST_MAX 64u
 #define PROTO_LIST_DEFAULT 1000u
 #define PROTO_LIST_MAX 10000u
+#define PROTO_DUMP_IDLE_S 60u
+#define PROTO_DUMP_CUTS 8u
 
 enum proto_op {
 	PROTO_OP_PUT = 1,
@@ -87,6 +104,7 @@ enum proto_op {
 	PROTO_OP_PROMOTE,
 	PROTO_OP_DEMOTE,
 	PROTO_OP_SNAPSHOT,
+	PROTO_OP_DUMP,
 };
 
 /* Stable error codes; their wire names are proto_code_name(). */
@@ -114,7 +132,7 @@ const char *proto_op_name(enum proto_op op);
  * A parsed request.  Strings point into root (valid until
  * proto_request_free); value is the compact JSON text of the put's value
  * (malloc'd).  Absent optional fields: NULL strings, expect = -1,
- * from = -1, limit = PROTO_LIST_DEFAULT, timeout_ms = -1.
+ * from = -1, cut = -1, limit = PROTO_LIST_DEFAULT, timeout_ms = -1.
  */
 struct proto_request {
 	enum proto_op op;
@@ -128,6 +146,7 @@ struct proto_request {
 	const char *start;
 	uint64_t limit;
 	int64_t from;
+	int64_t cut;
 	bool wait;
 	int64_t timeout_ms;
 	json_t *root;

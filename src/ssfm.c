@@ -7,7 +7,7 @@
  * the daemon, so there is no offline put.  get and list exist both ways:
  * with -s they are online; else they are offline when their first operand
  * is a directory holding a store identity file (DIR/ssfm-store), online
- * otherwise.
+ * otherwise.  dump follows the same rule.
  */
 #include "config.h"
 
@@ -27,6 +27,7 @@ static const struct cli_command *const offline_commands[] = {
 	&cli_get_command,
 	&cli_list_command,
 	&cli_check_storage_command,
+	&cli_restore_command,
 };
 #define NOFFLINE (sizeof(offline_commands) / sizeof(offline_commands[0]))
 
@@ -41,6 +42,7 @@ static const struct cli_command *const online_commands[] = {
 	&cli_demote_command,
 	&cli_snapshot_command,
 	&cli_bench_command,
+	&cli_dump_online_command,
 };
 #define NONLINE (sizeof(online_commands) / sizeof(online_commands[0]))
 
@@ -68,8 +70,8 @@ void cli_usage(FILE *f)
 	    "\n"
 	    "Online commands: they talk to the daemon on SOCKET (-s, else\n"
 	    "$SSFM_SOCKET, else /run/ssfm/$SSFM_GROUP.sock, else the only socket in\n"
-	    "/run/ssfm).  get and list are offline when their first operand is a\n"
-	    "store directory (it holds DIR/ssfm-store) and -s is not given.\n"
+	    "/run/ssfm).  get, list and dump are offline when their first operand\n"
+	    "is a store directory (it holds DIR/ssfm-store) and -s is not given.\n"
 	    "\n");
 	usage_commands(f, online_commands, NONLINE);
 	fprintf(f,

@@ -118,6 +118,28 @@ int ssfm_demote(ssfm_client *client);
 /* *seq (may be NULL) receives the snapshot's sequence number. */
 int ssfm_snapshot(ssfm_client *client, uint64_t *seq);
 
+/*
+ * The whole state at one sequence number: the daemon takes a consistent cut
+ * (writers pause only while it is taken) and the keys are read from it a
+ * page at a time, in byte order.  info (may be NULL) receives the cut's
+ * header.  fn is called first with key NULL (the header is in info), then
+ * once per key with value as its stored JSON text, byte for byte; strings
+ * are valid during the call only.  fn returns non-zero to stop (the call
+ * then returns the keys passed so far).  Returns the number of keys passed
+ * to fn, or a negative code.
+ */
+struct ssfm_dump_info {
+	char group[64];
+	uint64_t seq;           /* the state holds every operation up to seq, none after */
+	uint64_t epoch;         /* of the last seal at or below seq */
+	uint64_t digest;        /* state digest at seq (ssfm-store(5)) */
+	uint64_t keys;
+};
+typedef int (*ssfm_dump_fn)(void *arg, const struct ssfm_dump_info *info,
+    const char *key, const char *value, uint64_t version);
+long long ssfm_dump(ssfm_client *client, struct ssfm_dump_info *info,
+    ssfm_dump_fn fn, void *arg);
+
 /* About the last failed call on this client (strings owned by the client,
  * valid until its next call): */
 const char *ssfm_errmsg(const ssfm_client *client);

@@ -355,6 +355,57 @@ int store_verify(const char *dir, struct store_verify_report *rep,
     void (*line)(void *arg, const char *text), void *arg,
     struct store_error *err);
 
+/* ---- cuts and restores (backups: `ssfm dump`, `ssfm restore`) ---------- */
+
+struct store_cut_info {
+	char group[STORE_GROUP_MAX + 1];
+	unsigned io_timeout;
+	uint64_t seq;             /* the state after every operation up to seq */
+	uint64_t epoch;
+	uint64_t digest;          /* state digest at seq (ssfm-store(5)) */
+	uint64_t keys;
+};
+
+/*
+ * A consistent cut of the applied state, as a snapshot takes it: writers
+ * are held only while references to every record are copied; the cut then
+ * keeps the records alive and unchanged until store_cut_free, whatever
+ * writers do meanwhile.  -STORE_EDIGEST while the state failed its digest
+ * check.  Any thread; a cut may be read and freed from any thread.
+ */
+struct store_cut;
+int store_cut_take(struct store *st, struct store_cut **cut,
+    struct store_cut_info *info, struct store_error *err);
+size_t store_cut_count(const struct store_cut *cut);
+/* Entry i (< count), in bytewise key order; pointers valid until
+ * store_cut_free (key and value are also NUL-terminated). */
+void store_cut_entry(const struct store_cut *cut, size_t i, const char **key,
+    size_t *key_len, const char **value, size_t *value_len, uint64_t *version);
+void store_cut_free(struct store_cut *cut);
+
+/*
+ * Fills a store just made by store_create (journal/, epochs/ and
+ * snapshots/ empty, else -EEXIST) with a backup's state at sequence number
+ * seq: each key with its own version, in strictly ascending key order.
+ * The state becomes snapshots/SEQ (epoch 0, no request ids), durable and
+ * visible only when store_restore_finish succeeds; store_restore_abort (or
+ * a failed finish) leaves nothing behind but the empty store.
+ * store_restore_add checks the key and the value as a write would (any
+ * length the format allows), the version (1..seq) and the order; it names
+ * the key in err.  finish and abort free r.
+ */
+struct store_restore;
+int store_restore_begin(const char *dir, uint64_t seq,
+    struct store_restore **r, struct store_error *err);
+int store_restore_add(struct store_restore *r, const char *key, size_t key_len,
+    const char *value, size_t value_len, uint64_t version,
+    struct store_error *err);
+/* The digest and count of what was added so far. */
+uint64_t store_restore_digest(const struct store_restore *r);
+uint64_t store_restore_count(const struct store_restore *r);
+int store_restore_finish(struct store_restore *r, struct store_error *err);
+void store_restore_abort(struct store_restore *r);
+
 /* ---- limits ----------------------------------------------------------- */
 
 /* 0 or -STORE_EKEY / -STORE_EVALUE / -STORE_ETOOLARGE, with a message. */

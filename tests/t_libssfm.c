@@ -117,6 +117,30 @@ static char *fake_list(struct proto_request *req)
 	return proto_reply_ok(reply);
 }
 
+/* Dump pages of at most 1000 keys (whatever the client asks), from the
+ * table as it is (the fake keeps no cut: the test does not write meanwhile). */
+static char *fake_dump(struct proto_request *req)
+{
+	size_t at = req->cut < 0 ? 0 : (size_t)req->from;
+	json_t *items = json_array();
+	json_t *reply = json_pack("{s:I}", "cut", (json_int_t)7);
+
+	if (req->cut < 0)
+		json_object_update_new(reply, json_pack("{s:s, s:I, s:I, s:s, s:I}", "group", "fake",
+		    "seq", (json_int_t)fake.seq, "epoch", (json_int_t)3, "digest", "00000000000000ab",
+		    "count", (json_int_t)fake.n));
+	for (; at < fake.n; at++) {
+		if (json_array_size(items) == 1000 || json_array_size(items) == req->limit) {
+			json_object_set_new(reply, "next", json_integer((json_int_t)at));
+			break;
+		}
+		json_array_append_new(items, json_pack("[s, I, s]", fake.table[at].key,
+		    (json_int_t)fake.table[at].version, fake.table[at].value));
+	}
+	json_object_set_new(reply, "items", items);
+	return proto_reply_ok(reply);
+}
+
 static void fake_dispatch(void *arg, uint64_t id, const struct control_peer *peer,
     struct proto_request *req)
 {
@@ -178,9 +202,40 @@ static void fake_dispatch(void *arg, uint64_t id, const struct control_peer *pee
 	case PROTO_OP_SNAPSHOT:
 		line = proto_reply_ok(json_pack("{s:I}", "seq", (json_int_t)fake.seq));
 		break;
+	case PROTO_OP_DUMP:
+		line = fake_dump(req);
+		break;
 	}
 	control_reply(ctl, id, line);
 	proto_request_free(req);
+}
+
+struct dumped {
+	bool ordered, header_first, values_ok;
+	int headers;
+	uint64_t count, stop_after;
+	char last[64];
+};
+
+static int dump_cb(void *arg, const struct ssfm_dump_info *info, const char *key,
+    const char *value, uint64_t version)
+{
+	struct dumped *d = arg;
+
+	(void)info;
+	if (key == NULL) {
+		d->headers++;
+		d->header_first = d->count == 0;
+		d->values_ok = true;
+		return 0;
+	}
+	if (d->count > 0 && strcmp(d->last, key) >= 0)
+		d->ordered = false;
+	snprintf(d->last, sizeof(d->last), "%s", key);
+	if (strcmp(value, "true") != 0 || version == 0)
+		d->values_ok = false;
+	d->count++;
+	return d->stop_after && d->count >= d->stop_after;
 }
 
 static void *fake_loop(void *arg)
@@ -340,6 +395,19 @@ static void test_kv(const char *path)
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 3;
 	is_int(ssfm_list(c, NULL, NULL, 0, list_cb, &l), 3, "the callback stops the listing");
+
+	struct dumped dm = { .ordered = true };
+	struct ssfm_dump_info info;
+	is_int(ssfm_dump(c, &info, dump_cb, &dm), 2500, "dump returns every key across pages");
+	ok(dm.headers == 1 && dm.header_first && dm.ordered && dm.count == 2500,
+	    "the header first, then the keys in byte order, each once");
+	ok(strcmp(info.group, "fake") == 0 && info.seq == fake.seq && info.epoch == 3 &&
+	    info.digest == 0xab && info.keys == 2500, "the dump's group, seq, epoch, digest, count");
+	ok(dm.values_ok, "values are the stored text");
+	memset(&dm, 0, sizeof(dm));
+	dm.stop_after = 1500;
+	is_int(ssfm_dump(c, NULL, dump_cb, &dm), 1500, "the callback stops the dump");
+	is_int(ssfm_get(c, "odd/00001", NULL, NULL), SSFM_OK, "the client works after a stopped dump");
 
 	char *status = NULL;
 	is_int(ssfm_status(c, &status), SSFM_OK, "status");

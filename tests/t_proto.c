@@ -73,6 +73,25 @@ static void test_valid(void)
 	    "promote with wait and timeout");
 	ok(req.wait && req.timeout_ms == 5000, "promote fields");
 	proto_request_free(&req);
+	is_int(parse("{\"op\":\"dump\"}", &req, why, sizeof(why)), PROTO_OK, "dump without fields");
+	ok(req.op == PROTO_OP_DUMP && req.cut == -1 && req.from == -1 && req.limit == PROTO_LIST_DEFAULT,
+	    "dump: a new cut, default limit");
+	proto_request_free(&req);
+	is_int(parse("{\"op\":\"dump\",\"cut\":3,\"from\":10,\"limit\":5}", &req, why, sizeof(why)),
+	    PROTO_OK, "dump: the next page of a cut");
+	ok(req.cut == 3 && req.from == 10 && req.limit == 5, "dump fields");
+	proto_request_free(&req);
+	struct proto_request enc;
+	proto_request_init(&enc, PROTO_OP_DUMP);
+	enc.cut = 4;
+	enc.from = 7;
+	enc.limit = 10000;
+	char *line = proto_encode_request(&enc);
+	is_str(line, "{\"op\":\"dump\",\"cut\":4,\"limit\":10000,\"from\":7}\n", "dump encodes cut, from, limit");
+	is_int(parse(line, &req, why, sizeof(why)), PROTO_OK, "and parses back");
+	ok(req.cut == 4 && req.from == 7 && req.limit == 10000, "to the same fields");
+	proto_request_free(&req);
+	free(line);
 }
 
 struct bad_case {
@@ -115,6 +134,11 @@ static void test_invalid(void)
 		{ "{\"op\":\"status\",\"verbose\":true}", PROTO_E_INVALID, "status: unknown field \"verbose\"" },
 		{ "{\"op\":\"status\",\"v\":2}", PROTO_E_INVALID, "protocol version 2 is not supported" },
 		{ "{\"op\":\"status\",\"v\":\"1\"}", PROTO_E_INVALID, "\"v\" must be an integer" },
+		{ "{\"op\":\"dump\",\"from\":3}", PROTO_E_INVALID, "cut and from go together" },
+		{ "{\"op\":\"dump\",\"cut\":3}", PROTO_E_INVALID, "cut and from go together" },
+		{ "{\"op\":\"dump\",\"cut\":-2,\"from\":0}", PROTO_E_INVALID, "cut must be" },
+		{ "{\"op\":\"dump\",\"prefix\":\"a\"}", PROTO_E_INVALID, "dump: unknown field \"prefix\"" },
+		{ "{\"op\":\"dump\",\"limit\":0}", PROTO_E_INVALID, "limit must be" },
 	};
 	char why[512];
 
