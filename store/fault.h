@@ -21,6 +21,8 @@
  *                                the seal batch and epochs/ file
  *   store/snapshot/{open,write,fdatasync,close,rename,link,fsync,alloc}
  *   store/init/{open,write,fdatasync,close,rename,link,fsync}   store_create
+ *   store/restore/{open,write,fdatasync,close,rename,link,fsync}
+ *                                the snapshot of store_restore (ssfm restore)
  *   store/apply/{open,read,opendir,readdir,alloc}
  *                                reading journal files (follow, recovery)
  *   store/load/{open,read,opendir,readdir,alloc}   reading snapshots

@@ -95,7 +95,7 @@ int store_restore_begin(const char *dir, uint64_t seq,
 	}
 	if (seq > 0) {
 		format_name(name, seq);
-		rc = durable_begin(&r->d, r->st.snapshots_dir, name, err);
+		rc = durable_begin(&r->d, r->st.snapshots_dir, name, "store/restore", err);
 		if (rc < 0)
 			goto fail;
 		r->open = 1;
