@@ -91,7 +91,7 @@ struct control {
 	uint64_t timer_at;          /* ms the timer fires at (0: disarmed) */
 	bool accept_paused;
 	uint64_t accept_resume_at;
-	struct control_refusal refused_cap, refused_fds, refused_slow;
+	struct control_refusal refused_cap, refused_fds, refused_slow, overflowed;
 	struct control_conn **slots;
 	uint32_t free_hint;
 	uint64_t counter;
@@ -809,6 +809,10 @@ static void control_apply_post(struct control *ctl, struct control_post *p)
 	if (!p->final) {
 		if (c->out_bytes + len > ctl->output_limit) {
 			uint64_t id = c->req_id;
+			char what[200];
+			snprintf(what, sizeof(what), "pid %d does not read its watch stream: %zu bytes unsent, ended with overflow",
+			    (int)c->peer.pid, c->out_bytes);
+			control_refusal_note(ctl, &ctl->overflowed, what);
 			free(p->line);
 			char *end = proto_event_end("overflow");
 			if (end)
@@ -825,6 +829,10 @@ static void control_apply_post(struct control *ctl, struct control_post *p)
 		if (c->out_bytes > 0 && c->out_bytes + len > ctl->output_limit && !c->streaming) {
 			/* Earlier replies are still unread and this one passes
 			 * the bound: the client does not read. */
+			char what[200];
+			snprintf(what, sizeof(what), "pid %d does not read its replies: %zu bytes unsent, disconnected",
+			    (int)c->peer.pid, c->out_bytes);
+			control_refusal_note(ctl, &ctl->overflowed, what);
 			free(p->line);
 			c->busy = false;
 			control_conn_close(ctl, c);
