@@ -125,6 +125,7 @@ struct daemon {
 	char lease_holder[FENCE_HOST_NAME_MAX + 1];
 	uint64_t acquire_at, lease_check_at, join_check_at;
 	uint64_t lease_error_since;
+	uint64_t join_error_since;         /* first of consecutive join checks sanlock could not answer */
 	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */        /* first of consecutive failed health checks */
 	bool promote_asked;                /* the acquire was a promote's */
 
