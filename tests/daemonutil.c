@@ -857,6 +857,34 @@ int dw_audit(struct dwriters *w, int i, uint64_t *keys)
 	return rc < 0 ? -1 : a.problems;
 }
 
+int dg_same_state(struct dgroup *g, int *missing)
+{
+	struct dg_status st[HOSTS_MAX + 1], *first = NULL;
+	uint64_t digest = 0, seq = 0;
+	int same = 1;
+
+	if (missing != NULL)
+		*missing = 0;
+	if (dg_store_digest(g, &digest, &seq) != 0)
+		same = 0;
+	for (int i = 1; i <= g->n; i++) {
+		if (!dg_running(g, i) || dg_status(g, i, &st[i], 5000) != 0) {
+			if (missing != NULL)
+				(*missing)++;
+			tap_diag("host%d: not running or not answering", i);
+			continue;
+		}
+		tap_diag("host%d: %s applied_seq %" PRIu64 " digest %016" PRIx64 "%s", i, st[i].role,
+		    st[i].applied_seq, st[i].digest, st[i].has_digest ? "" : " (not reported)");
+		if (!st[i].has_digest || st[i].applied_seq != seq || st[i].digest != digest)
+			same = 0;
+		if (first == NULL)
+			first = &st[i];
+	}
+	tap_diag("store on disk: applied_seq %" PRIu64 " digest %016" PRIx64, seq, digest);
+	return same && first != NULL;
+}
+
 /* ---- load: raw connections and /proc ---------------------------------------- */
 
 int dg_raw_connect(struct dgroup *g, int i)

@@ -184,6 +184,14 @@ int dg_sanlock_renewal_errors(struct dgroup *g, int i);
 /* Offline digest and applied_seq of the shared store (store_info). */
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq);
 
+/*
+ * Whether every running host (i = 1..n; hosts not running are skipped and
+ * counted in *missing when not NULL) reports the same applied_seq and
+ * state digest, and the store on disk, read offline, ends there with the
+ * same digest.  Each host's figures are TAP diagnostics.  1 or 0.
+ */
+int dg_same_state(struct dgroup *g, int *missing);
+
 /* ---- load: raw connections and what /proc says of a daemon ---------------- */
 
 /* A plain Unix stream connection to host i's control socket (no libssfm:
