@@ -21,8 +21,9 @@
  *                    (sanlock first); also done at once whenever fewer
  *                    than two hosts are up
  *
- * The first round holds each action once (freeze-active first, so that
- * its long wait overlaps the others), in an order drawn from the seed;
+ * The first round holds each action once (sanlock-death and freeze-active
+ * first, so that their long waits overlap the others), in an order drawn
+ * from the seed;
  * after that actions are drawn by weight among those that apply.  Every
  * action is printed with its time, and the seed at the start, so that a
  * failing run can be replayed with --seed (the order of choices is the
@@ -36,7 +37,7 @@
  * failovers (lease acquisitions: the epoch's growth) and acknowledged
  * writes it saw.
  *
- *   t_chaos [--seed N] [--duration SECONDS]     (default: a fresh seed, 100 s)
+ *   t_chaos [--seed N] [--duration SECONDS]     (default: a fresh seed, 120 s)
  * or CHAOS_SEED and CHAOS_DURATION in the environment (make chaos
  * DURATION=600 SEED=...).  The run takes the duration plus about a minute
  * (start, the wait for a frozen host's lease, the audit).
@@ -427,13 +428,16 @@ static void chaos_run(void)
 
 	C.end_ms = end;
 
-	/* First round: freeze first, the others shuffled. */
-	round[0] = CHAOS_FREEZE_ACTIVE;
-	for (int k = 1, v = 0; v < CHAOS_NACTIONS; v++)
-		if (v != CHAOS_FREEZE_ACTIVE)
+	/* First round: the two slow ones first (a sanlock death and a freeze
+	 * each take a minute to recover from, so they overlap each other and
+	 * the rest), then the others shuffled. */
+	round[0] = CHAOS_SANLOCK_DEATH;
+	round[1] = CHAOS_FREEZE_ACTIVE;
+	for (int k = 2, v = 0; v < CHAOS_NACTIONS; v++)
+		if (v != CHAOS_FREEZE_ACTIVE && v != CHAOS_SANLOCK_DEATH)
 			round[k++] = (enum chaos_action)v;
-	for (int k = CHAOS_NACTIONS - 1; k > 1; k--) {
-		int j = 1 + (int)chaos_below((unsigned)k);
+	for (int k = CHAOS_NACTIONS - 1; k > 2; k--) {
+		int j = 2 + (int)chaos_below((unsigned)k - 1);
 		enum chaos_action t = round[k];
 		round[k] = round[j];
 		round[j] = t;
@@ -555,7 +559,7 @@ int main(int argc, char **argv)
 	int a, missing = 0;
 
 	C.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	C.duration_s = 100;
+	C.duration_s = 120;
 	if ((env = getenv("CHAOS_SEED")) != NULL && *env != '\0')
 		C.seed = chaos_number(env, "CHAOS_SEED");
 	if ((env = getenv("CHAOS_DURATION")) != NULL && *env != '\0')
@@ -629,7 +633,7 @@ int main(int argc, char **argv)
 	    dw_acks(&w), retries, max_ack, C.longest_takeover_ms);
 	for (int k = 0; k < CHAOS_NACTIONS; k++)
 		ok(C.done[k] > 0, "%s happened (%u times)", chaos_names[k], C.done[k]);
-	ok(epoch1 > epoch0 + 3, "failovers happened (%" PRIu64 ")", epoch1 > epoch0 ? epoch1 - epoch0 : 0);
+	ok(epoch1 >= epoch0 + 3, "three failovers or more happened (%" PRIu64 ")", epoch1 > epoch0 ? epoch1 - epoch0 : 0);
 	is_int(C.takeovers_missed, 0, "every action that ended an active was followed by a takeover");
 	is_int(lost, 0, "no write was left without an acknowledgement");
 	is_int(errors, 0, "no write got an error other than a failover's");
