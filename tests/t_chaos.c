@@ -631,9 +631,14 @@ int main(int argc, char **argv)
 	    " retries, longest write %" PRIu64 " ms, longest takeover %" PRIu64 " ms",
 	    C.actions, epoch1 > epoch0 ? epoch1 - epoch0 : 0, epoch0, epoch1, C.active_changes,
 	    dw_acks(&w), retries, max_ack, C.longest_takeover_ms);
-	for (int k = 0; k < CHAOS_NACTIONS; k++)
-		ok(C.done[k] > 0, "%s happened (%u times)", chaos_names[k], C.done[k]);
-	ok(epoch1 >= epoch0 + 3, "three failovers or more happened (%" PRIu64 ")", epoch1 > epoch0 ? epoch1 - epoch0 : 0);
+	/* A run shorter than the default cannot fit every action around a
+	 * freeze's minute: there the coverage is only reported. */
+	if (C.duration_s >= 120) {
+		for (int k = 0; k < CHAOS_NACTIONS; k++)
+			ok(C.done[k] > 0, "%s happened (%u times)", chaos_names[k], C.done[k]);
+		ok(epoch1 >= epoch0 + 3, "three failovers or more happened (%" PRIu64 ")",
+		    epoch1 > epoch0 ? epoch1 - epoch0 : 0);
+	}
 	is_int(C.takeovers_missed, 0, "every action that ended an active was followed by a takeover");
 	is_int(lost, 0, "no write was left without an acknowledgement");
 	is_int(errors, 0, "no write got an error other than a failover's");
