@@ -582,7 +582,8 @@ int main(int argc, char **argv)
 	C.log = fopen(log, "w");
 	C.start_ms = tu_now_ms();
 	chaos_say("seed %" PRIu64 ", %u s of actions (replay: t_chaos --seed %" PRIu64
-	    " --duration %u); actions also in %s", C.seed, C.duration_s, C.seed, C.duration_s, log);
+	    " --duration %u); actions also in %s (kept after a failure with SSFM_TEST_KEEP=1)",
+	    C.seed, C.duration_s, C.seed, C.duration_s, log);
 	a = dg_wait_active(&C.g, 0, 60000);
 	ok(a > 0, "host%d is ACTIVE", a);
 	if (a <= 0) {
