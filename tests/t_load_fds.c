@@ -11,8 +11,11 @@
  *     every new descriptor fails), so that accept(2) fails with EMFILE:
  *     the daemon does not spin (its CPU time, from /proc/PID/stat, stays
  *     low), does not crash, and answers the clients connected before.
+ *     Nor can it ask sanlock about its lease (that needs a socket): it
+ *     stops being ACTIVE, as it must, but stays up.
  *  3. The limit back: the connections that waited in the backlog are
- *     served, new ones too, and writes are acknowledged again.
+ *     served, new ones too, the host is ACTIVE again and writes are
+ *     acknowledged.
  */
 #include "daemonutil.h"
 #include "ssfm.h"
