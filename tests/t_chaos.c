@@ -4,11 +4,13 @@
  * every 0.5 to 3 s:
  *
  *   kill-active      SIGKILL of the active ssfmd (its sanlock releases
- *                    the dead process's lease: a quick takeover)
+ *                    the dead process's lease: a quick takeover), when a
+ *                    standby is ready to take over
  *   freeze-active    SIGSTOP of the active ssfmd and its sanlock daemon,
  *                    past its lease (the watchdog is off: -w 0); thawed
  *                    with SIGCONT once another host is ACTIVE (about
- *                    8 * io_timeout + 60 s later, DESIGN.md "Fencing")
+ *                    8 * io_timeout + 60 s later, DESIGN.md "Fencing"), when a
+ *                    standby is ready to take over
  *   kill-standby     SIGKILL of a standby ssfmd (at most every 10 s)
  *   switchover       ssfm demote on the active (graceful)
  *   sanlock-death    SIGKILL of a standby host's sanlock daemon (of any
@@ -248,6 +250,15 @@ static int chaos_standby_target(int i)
 	return tu_now_ms() - C.last_kill_standby >= 10000 && chaos_is_standby(i);
 }
 
+/* A standby that could take over now: up and joined. */
+static int chaos_standby_ready(int not)
+{
+	for (int i = 1; i <= HOSTS; i++)
+		if (i != not && chaos_up(i) && dg_has_role(&C.g, i, "STANDBY"))
+			return 1;
+	return 0;
+}
+
 static int chaos_is_down(int i)
 {
 	return !C.h[i].frozen && (C.h[i].sanlock_dead || !chaos_ssfmd_up(i));
@@ -337,16 +348,20 @@ static int chaos_act(enum chaos_action act)
 
 	switch (act) {
 	case CHAOS_KILL_ACTIVE:
-		if ((a = chaos_active()) == 0)
+		/* Only with a standby ready: killing the last host up tests
+		 * nothing but the harness's patience. */
+		if ((a = chaos_active()) == 0 || !chaos_standby_ready(a))
 			return 0;
+		chaos_note_active(a);
 		chaos_say("kill-active: SIGKILL ssfmd of host%d", a);
 		t0 = tu_now_ms();
 		dg_signal(&C.g, a, SIGKILL);
 		chaos_takeover(a, t0, 30000);
 		return 1;
 	case CHAOS_FREEZE_ACTIVE:
-		if (C.frozen_host != 0 || (a = chaos_active()) == 0)
+		if (C.frozen_host != 0 || (a = chaos_active()) == 0 || !chaos_standby_ready(a))
 			return 0;
+		chaos_note_active(a);
 		chaos_say("freeze-active: SIGSTOP ssfmd and sanlock of host%d, until its lease is past", a);
 		dg_signal(&C.g, a, SIGSTOP);
 		host_sanlock_kill(C.g.d[a].h, SIGSTOP);
@@ -367,6 +382,7 @@ static int chaos_act(enum chaos_action act)
 
 		if ((a = chaos_active()) == 0 || chaos_count_up() < 2)
 			return 0;
+		chaos_note_active(a);
 		chaos_say("switchover: ssfm demote on host%d", a);
 		t0 = tu_now_ms();
 		rc = ssfm_connect(C.g.d[a].sock, &c);
