@@ -75,6 +75,8 @@ static const struct conf_key conf_table[] = {
 	  "commit with link()+unlink() even where renameat2 works", OFF(force_link) },
 	{ "max_connections", CONF_INT, 1, 100000, "1024", NULL, false,
 	  "most control socket connections at once", OFF(max_connections) },
+	{ "request_timeout", CONF_DURATION, 100, 3600000, "10000", NULL, false,
+	  "a control request must arrive whole within this; a slower client is disconnected", OFF(request_timeout) },
 	{ "hook_start", CONF_COMMAND, 0, 0, "", NULL, false,
 	  "program that starts the managed service once active", OFF(hook_start) },
 	{ "hook_stop", CONF_COMMAND, 0, 0, "", NULL, false,

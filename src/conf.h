@@ -75,6 +75,7 @@ struct conf {
 	long long max_batch_ops;
 	bool force_link;
 	long long max_connections;
+	long long request_timeout;      /* ms */
 	char *hook_start;
 	char *hook_stop;
 	char *hook_check;

@@ -17,16 +17,28 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define CONTROL_SLOT_BITS 20
 #define CONTROL_SLOT_MASK ((1u << CONTROL_SLOT_BITS) - 1)
 #define CONTROL_READ_CHUNK 65536
 #define CONTROL_EV_LISTEN UINT64_MAX
 #define CONTROL_EV_WAKE (UINT64_MAX - 1)
+#define CONTROL_EV_TIMER (UINT64_MAX - 2)
+/* After accept fails for want of descriptors or memory, the listening
+ * socket is left alone this long (or until a connection closes): waiting
+ * for it again at once would spin, as it stays readable. */
+#define CONTROL_ACCEPT_PAUSE_MS 250
+/* The same refusal is logged at once, then at most this often, with a count. */
+#define CONTROL_LOG_EVERY_MS 10000
 
 struct control_chunk {
 	struct control_chunk *next;
@@ -41,6 +53,7 @@ struct control_conn {
 	char *in;
 	size_t in_len, in_cap;
 	bool discarding;            /* skipping an oversized line */
+	uint64_t partial_since;     /* ms: an incomplete request waits since (0: none) */
 	bool in_eof;
 	bool busy;                  /* a request waits for its reply */
 	uint64_t req_id;
@@ -57,8 +70,15 @@ struct control_post {
 	bool final;
 };
 
+/* A kind of refusal, logged at once and then at most every CONTROL_LOG_EVERY_MS. */
+struct control_refusal {
+	uint64_t count;             /* since the last log line */
+	uint64_t total;
+	uint64_t logged_ms;         /* 0: never logged */
+};
+
 struct control {
-	int epfd, listen_fd, wake_fd;
+	int epfd, listen_fd, wake_fd, timer_fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t sock_dev;
 	ino_t sock_ino;
@@ -67,6 +87,11 @@ struct control {
 	uid_t own_uid;
 	unsigned max_conns, nconns;
 	size_t output_limit;
+	uint64_t request_timeout_ms;
+	uint64_t timer_at;          /* ms the timer fires at (0: disarmed) */
+	bool accept_paused;
+	uint64_t accept_resume_at;
+	struct control_refusal refused_cap, refused_fds, refused_slow, overflowed;
 	struct control_conn **slots;
 	uint32_t free_hint;
 	uint64_t counter;
@@ -91,6 +116,89 @@ unsigned control_connections(const struct control *ctl)
 int control_fd(const struct control *ctl)
 {
 	return ctl->epfd;
+}
+
+static uint64_t control_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A refusal is logged at once, then at most every CONTROL_LOG_EVERY_MS
+ * with how many there were since: a flood of clients must not flood the
+ * log (nor the syslog queue the lease path shares).
+ */
+static void control_refusal_note(struct control *ctl, struct control_refusal *r,
+    const char *what)
+{
+	uint64_t now = control_now_ms();
+
+	r->count++;
+	r->total++;
+	if (r->logged_ms != 0 && now - r->logged_ms < CONTROL_LOG_EVERY_MS)
+		return;
+	if (r->total == 1)
+		log_warnx("control socket %s: %s", ctl->path, what);
+	else
+		log_warnx("control socket %s: %s (%llu times since the last report, %llu in all)",
+		    ctl->path, what, (unsigned long long)r->count, (unsigned long long)r->total);
+	r->count = 0;
+	r->logged_ms = now;
+}
+
+/* Arms the timer at `at` (CLOCK_MONOTONIC ms) unless it fires sooner. */
+static void control_timer_arm(struct control *ctl, uint64_t at)
+{
+	struct itimerspec its;
+
+	if (ctl->timer_at != 0 && ctl->timer_at <= at)
+		return;
+	ctl->timer_at = at;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at / 1000);
+	its.it_value.tv_nsec = (long)(at % 1000) * 1000000L;
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(ctl->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/*
+ * Room for max_connections: a soft RLIMIT_NOFILE below what they need is
+ * raised towards the hard limit (the stock soft limit, 1024, would refuse
+ * connections well before the default max_connections).
+ */
+static void control_raise_nofile(const char *path, unsigned max_conns)
+{
+	rlim_t want = (rlim_t)max_conns + CONTROL_FD_RESERVE + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	rlim_t before = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (rl.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("control socket %s: RLIMIT_NOFILE raised from %llu to %llu for max_connections %u",
+		    path, (unsigned long long)before, (unsigned long long)rl.rlim_cur, max_conns);
+	else
+		rl.rlim_cur = before;
+	if (rl.rlim_cur < want)
+		log_warnx("control socket %s: RLIMIT_NOFILE %llu leaves room for fewer than max_connections %u connections; further ones get \"unavailable\" (raise the hard limit: LimitNOFILE= in systemd, ulimit -Hn)",
+		    path, (unsigned long long)rl.rlim_cur, max_conns);
+}
+
+/* Whether descriptor fd leaves fewer than CONTROL_FD_RESERVE free.  Linux
+ * hands out the lowest free number, so fd approximates how many are open. */
+static bool control_fds_short(int fd, unsigned long long *limit)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	*limit = (unsigned long long)rl.rlim_cur;
+	return (rlim_t)fd + CONTROL_FD_RESERVE >= rl.rlim_cur;
 }
 
 /* ---- opening ---------------------------------------------------------------- */
@@ -195,11 +303,13 @@ int control_open(const struct control_options *opt, struct control **out,
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	if (ctl == NULL)
 		return -ENOMEM;
-	ctl->epfd = ctl->listen_fd = ctl->wake_fd = -1;
+	ctl->epfd = ctl->listen_fd = ctl->wake_fd = ctl->timer_fd = -1;
 	pthread_mutex_init(&ctl->lock, NULL);
 	strcpy(ctl->path, opt->path);
 	ctl->max_conns = opt->max_connections;
 	ctl->output_limit = opt->output_limit ? opt->output_limit : CONTROL_OUTPUT_LIMIT_DEFAULT;
+	ctl->request_timeout_ms = opt->request_timeout_ms ? opt->request_timeout_ms :
+	    CONTROL_REQUEST_TIMEOUT_DEFAULT_MS;
 	ctl->dispatch = opt->dispatch;
 	ctl->ended = opt->ended;
 	ctl->arg = opt->arg;
@@ -257,16 +367,20 @@ int control_open(const struct control_options *opt, struct control **out,
 	}
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ctl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ctl->epfd < 0 || ctl->wake_fd < 0) {
+	ctl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl->epfd < 0 || ctl->wake_fd < 0 || ctl->timer_fd < 0) {
 		rc = -errno;
-		snprintf(why, why_len, "control socket %s: epoll/eventfd: %s", opt->path, strerror(errno));
+		snprintf(why, why_len, "control socket %s: epoll/eventfd/timerfd: %s", opt->path,
+		    strerror(errno));
 		goto fail_unlink;
 	}
 	if ((rc = control_epoll_add(ctl, ctl->listen_fd, EPOLLIN, CONTROL_EV_LISTEN)) < 0 ||
-	    (rc = control_epoll_add(ctl, ctl->wake_fd, EPOLLIN, CONTROL_EV_WAKE)) < 0) {
+	    (rc = control_epoll_add(ctl, ctl->wake_fd, EPOLLIN, CONTROL_EV_WAKE)) < 0 ||
+	    (rc = control_epoll_add(ctl, ctl->timer_fd, EPOLLIN, CONTROL_EV_TIMER)) < 0) {
 		snprintf(why, why_len, "control socket %s: epoll_ctl: %s", opt->path, strerror(-rc));
 		goto fail_unlink;
 	}
+	control_raise_nofile(opt->path, opt->max_connections);
 	*out = ctl;
 	return 0;
 fail_unlink:
@@ -278,6 +392,8 @@ fail:
 		close(ctl->epfd);
 	if (ctl->wake_fd >= 0)
 		close(ctl->wake_fd);
+	if (ctl->timer_fd >= 0)
+		close(ctl->timer_fd);
 	free(ctl->slots);
 	pthread_mutex_destroy(&ctl->lock);
 	free(ctl);
@@ -348,6 +464,31 @@ static void control_update_events(struct control *ctl, struct control_conn *c)
 		c->events = want;
 }
 
+/* Accept failed for want of descriptors or memory: set the listening
+ * socket aside for a while rather than spin on it. */
+static void control_accept_pause(struct control *ctl, int err)
+{
+	struct epoll_event ev = { .events = 0, .data.u64 = CONTROL_EV_LISTEN };
+	char what[256];
+
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, ctl->listen_fd, &ev) < 0)
+		return;
+	ctl->accept_paused = true;
+	ctl->accept_resume_at = control_now_ms() + CONTROL_ACCEPT_PAUSE_MS;
+	control_timer_arm(ctl, ctl->accept_resume_at);
+	snprintf(what, sizeof(what), "accept: %s (%u connections open): new connections wait until descriptors free up",
+	    strerror(err), ctl->nconns);
+	control_refusal_note(ctl, &ctl->refused_fds, what);
+}
+
+static void control_accept_resume(struct control *ctl)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = CONTROL_EV_LISTEN };
+
+	if (ctl->accept_paused && epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, ctl->listen_fd, &ev) == 0)
+		ctl->accept_paused = false;
+}
+
 static void control_conn_close(struct control *ctl, struct control_conn *c)
 {
 	uint64_t pending = c->busy ? c->req_id : 0;
@@ -364,6 +505,8 @@ static void control_conn_close(struct control *ctl, struct control_conn *c)
 	ctl->nconns--;
 	free(c->in);
 	free(c);
+	/* A descriptor is free again: connections waiting may get it. */
+	control_accept_resume(ctl);
 	if (pending && ctl->ended)
 		ctl->ended(ctl->arg, pending);
 }
@@ -425,22 +568,43 @@ static void control_queue_error(struct control_conn *c, enum proto_code code, co
 		control_queue(c, line);
 }
 
+/* Answers one error line to a connection not taken, and closes it. */
+static void control_refuse(int fd, const char *message)
+{
+	char *line = proto_reply_error(PROTO_E_UNAVAILABLE, message, NULL, -1);
+
+	if (line)
+		(void)!send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(line);
+	close(fd);
+}
+
 static void control_conn_accept(struct control *ctl)
 {
+	unsigned long long limit = 0;
+	char what[256];
+
 	for (;;) {
 		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return;     /* EAGAIN; EMFILE and the like: retried on the next event */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				control_accept_pause(ctl, errno);
+			return;     /* EAGAIN: none left */
 		}
 		if (ctl->nconns >= ctl->max_conns) {
-			char *line = proto_reply_error(PROTO_E_UNAVAILABLE,
-			    "too many connections (max_connections)", NULL, -1);
-			if (line)
-				(void)!send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
-			free(line);
-			close(fd);
+			control_refuse(fd, "too many connections (max_connections)");
+			snprintf(what, sizeof(what), "%u connections: max_connections reached, refusing new ones",
+			    ctl->nconns);
+			control_refusal_note(ctl, &ctl->refused_cap, what);
+			continue;
+		}
+		if (control_fds_short(fd, &limit)) {
+			control_refuse(fd, "out of file descriptors (RLIMIT_NOFILE)");
+			snprintf(what, sizeof(what), "%u connections: descriptor %d leaves fewer than %u of RLIMIT_NOFILE %llu free, refusing new connections",
+			    ctl->nconns, fd, CONTROL_FD_RESERVE, limit);
+			control_refusal_note(ctl, &ctl->refused_fds, what);
 			continue;
 		}
 		struct control_conn *c = calloc(1, sizeof(*c));
@@ -524,6 +688,14 @@ static void control_process_input(struct control *ctl, struct control_conn *c)
 			control_queue_error(c, PROTO_E_TOO_LARGE, "request longer than 2 MiB");
 		c->discarding = true;
 		c->in_len = 0;
+	}
+	/* The clock of request_timeout runs from the first byte of a request
+	 * that the server is ready to read. */
+	if (c->busy || (c->in_len == 0 && !c->discarding)) {
+		c->partial_since = 0;
+	} else if (c->partial_since == 0 || pos > 0) {
+		c->partial_since = control_now_ms();
+		control_timer_arm(ctl, c->partial_since + ctl->request_timeout_ms);
 	}
 }
 
@@ -643,6 +815,10 @@ static void control_apply_post(struct control *ctl, struct control_post *p)
 	if (!p->final) {
 		if (c->out_bytes + len > ctl->output_limit) {
 			uint64_t id = c->req_id;
+			char what[200];
+			snprintf(what, sizeof(what), "pid %d does not read its watch stream: %zu bytes unsent, ended with overflow",
+			    (int)c->peer.pid, c->out_bytes);
+			control_refusal_note(ctl, &ctl->overflowed, what);
 			free(p->line);
 			char *end = proto_event_end("overflow");
 			if (end)
@@ -659,6 +835,10 @@ static void control_apply_post(struct control *ctl, struct control_post *p)
 		if (c->out_bytes > 0 && c->out_bytes + len > ctl->output_limit && !c->streaming) {
 			/* Earlier replies are still unread and this one passes
 			 * the bound: the client does not read. */
+			char what[200];
+			snprintf(what, sizeof(what), "pid %d does not read its replies: %zu bytes unsent, disconnected",
+			    (int)c->peer.pid, c->out_bytes);
+			control_refusal_note(ctl, &ctl->overflowed, what);
 			free(p->line);
 			c->busy = false;
 			control_conn_close(ctl, c);
@@ -690,6 +870,52 @@ static void control_apply_posts(struct control *ctl)
 	}
 }
 
+/* ---- timers --------------------------------------------------------------------- */
+
+static void control_conn_timeout(struct control *ctl, struct control_conn *c, uint64_t waited)
+{
+	char msg[160], what[256];
+
+	snprintf(msg, sizeof(msg), "request not complete after %llu ms (request_timeout): disconnecting",
+	    (unsigned long long)waited);
+	control_queue_error(c, PROTO_E_TIMEOUT, msg);
+	(void)control_flush(c);
+	snprintf(what, sizeof(what), "pid %d sent an incomplete request for %llu ms (request_timeout %llu ms): disconnected",
+	    (int)c->peer.pid, (unsigned long long)waited, (unsigned long long)ctl->request_timeout_ms);
+	control_refusal_note(ctl, &ctl->refused_slow, what);
+	control_conn_close(ctl, c);
+}
+
+/* The timer fired: resume accepting, end requests past request_timeout,
+ * and arm for what comes next. */
+static void control_timer_fired(struct control *ctl)
+{
+	uint64_t count, now = control_now_ms(), next = 0;
+
+	while (read(ctl->timer_fd, &count, sizeof(count)) > 0)
+		;
+	ctl->timer_at = 0;
+	if (ctl->accept_paused) {
+		if (now >= ctl->accept_resume_at)
+			control_accept_resume(ctl);
+		else
+			next = ctl->accept_resume_at;
+	}
+	for (unsigned i = 0; i < ctl->max_conns; i++) {
+		struct control_conn *c = ctl->slots[i];
+
+		if (c == NULL || c->partial_since == 0 || c->busy)
+			continue;
+		uint64_t due = c->partial_since + ctl->request_timeout_ms;
+		if (now >= due)
+			control_conn_timeout(ctl, c, now - c->partial_since);
+		else if (next == 0 || due < next)
+			next = due;
+	}
+	if (next != 0)
+		control_timer_arm(ctl, next);
+}
+
 /* ---- the loop's entry points -------------------------------------------------- */
 
 int control_handle_events(struct control *ctl)
@@ -710,6 +936,10 @@ int control_handle_events(struct control *ctl)
 		}
 		if (data == CONTROL_EV_WAKE)
 			continue;       /* applied below, after every connection */
+		if (data == CONTROL_EV_TIMER) {
+			control_timer_fired(ctl);
+			continue;
+		}
 		struct control_conn *c = ctl->slots[data];
 		if (c == NULL)
 			continue;
@@ -747,6 +977,7 @@ void control_close(struct control *ctl)
 		unlink(ctl->path);
 	close(ctl->listen_fd);
 	close(ctl->wake_fd);
+	close(ctl->timer_fd);
 	close(ctl->epfd);
 	struct control_post *p = ctl->posts_head;
 	while (p) {

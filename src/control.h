@@ -25,7 +25,22 @@
  *    {"end":true,"reason":"overflow"} is queued, and the dispatcher is told
  *    with ended().  So a slow or vanished client never holds up others;
  *  - past max_connections, a new connection gets one "unavailable" error
- *    line and is closed.
+ *    line and is closed, and the daemon logs it (at once, then at most
+ *    every 10 s with a count);
+ *  - an incomplete request (bytes without their newline) must be complete
+ *    within request_timeout: a client that trickles a request (one byte a
+ *    second) gets a "timeout" error line and is disconnected.  Idle
+ *    connections (nothing sent) are kept: watchers and pooled clients are;
+ *  - file descriptors: control_open raises the soft RLIMIT_NOFILE towards
+ *    the hard one so that max_connections fit, and logs when they cannot.
+ *    A connection whose descriptor would leave fewer than
+ *    CONTROL_FD_RESERVE free gets "unavailable" (out of file descriptors)
+ *    and is closed, so connections never take the descriptors that
+ *    commits, lease checks and hooks need.  When accept itself fails for
+ *    want of descriptors (EMFILE, ENFILE) or memory, the listening socket
+ *    is set aside for CONTROL_ACCEPT_PAUSE_MS or until a connection closes
+ *    (waiting on it at once would spin: it stays readable); connecting
+ *    clients wait in the backlog meanwhile, existing ones are served.
  *
  * Two daemons starting at the same moment on a stale socket could both
  * remove it; the daemon's pid file lock (taken before control_open) is what
@@ -53,6 +68,9 @@
 
 #define CONTROL_OUTPUT_LIMIT_DEFAULT (8u * 1024u * 1024u)
 #define CONTROL_MAX_CONNECTIONS_LIMIT 1000000u
+#define CONTROL_REQUEST_TIMEOUT_DEFAULT_MS 10000u
+/* Descriptors kept free of connections, for the store, sanlock and hooks. */
+#define CONTROL_FD_RESERVE 64u
 
 struct control;
 
@@ -80,6 +98,7 @@ struct control_options {
 	const char *group;          /* socket group name; NULL or "": none */
 	unsigned max_connections;   /* 1..CONTROL_MAX_CONNECTIONS_LIMIT */
 	size_t output_limit;        /* bytes per connection; 0: default */
+	unsigned request_timeout_ms; /* an incomplete request's time; 0: default */
 	control_dispatch_fn dispatch;
 	control_ended_fn ended;     /* may be NULL */
 	void *arg;

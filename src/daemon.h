@@ -159,7 +159,8 @@ struct daemon {
 	uint64_t lw_batch;                 /* the one the committer's batch waits for */
 	uint64_t lw_safe_until;            /* CLOCK_MONOTONIC ms; 0: not known safe */
 	char lw_why[1024];                 /* why not, when the last one failed (fence_error.msg) */
-	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */        /* first of consecutive failed health checks */
+	uint64_t join_error_since;         /* first of consecutive join checks sanlock could not answer */
+	uint64_t health_wait_since;        /* joined, waiting for sanlock's first health answer */
 	bool promote_asked;                /* the acquire was a promote's */
 
 	/* writes */

@@ -317,6 +317,35 @@ static void daemon_lease_check(struct daemon *d)
 	}
 }
 
+/*
+ * A join check that sanlock could not answer (out of file descriptors, a
+ * failing call) says nothing about the lockspace, unlike one that says it
+ * is gone (or that sanlock is not running): the check is asked again, by
+ * joining again (which finds the lockspace there at once), for up to
+ * DAEMON_JOIN_UNKNOWN_MS.  The lease meanwhile is guarded by the lease
+ * checks, which count such errors as a loss after DAEMON_LEASE_ERROR_MS.
+ * Returns 1 while it asks again.
+ */
+#define DAEMON_JOIN_UNKNOWN_MS 60000
+
+static int daemon_lease_join_unknown(struct daemon *d, uint64_t now, struct fence_error *err)
+{
+	struct fence_error again = { 0, "" };
+
+	if (err->code == -FENCE_ENOTJOINED || err->code == -FENCE_ENODAEMON || err->code == -ENOENT)
+		return 0;
+	if (d->join_error_since == 0)
+		d->join_error_since = now;
+	if (now - d->join_error_since >= DAEMON_JOIN_UNKNOWN_MS)
+		return 0;
+	log_warnx("lease: %s; asking again", err->msg);
+	if (fence_join_start(d->fence, &again) < 0) {
+		log_warnx("lease: %s", again.msg);
+		return 0;
+	}
+	return 1;
+}
+
 void daemon_lease_tick(struct daemon *d, uint64_t now)
 {
 	struct fence_error err = { 0, "" };
@@ -335,7 +364,12 @@ void daemon_lease_tick(struct daemon *d, uint64_t now)
 		daemon_lease_health_wait(d, now);
 	} else if (d->joined && d->join_check_at != 0 && now >= d->join_check_at) {
 		d->join_check_at = now + DAEMON_JOIN_CHECK_MS;
-		if (fence_join_poll(d->fence, &err) != FENCE_JOINED) {
+		int state = fence_join_poll(d->fence, &err);
+		if (state == FENCE_JOINED) {
+			d->join_error_since = 0;
+		} else if (state == FENCE_JOINING || daemon_lease_join_unknown(d, now, &err)) {
+			/* asking again (below, or already) */
+		} else {
 			log_warnx("lease: %s", err.msg);
 			d->joined = false;
 			d->join_check_at = 0;

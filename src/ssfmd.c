@@ -241,6 +241,7 @@ static int ssfmd_open_control(struct daemon *d)
 	co.path = d->cfg->socket;
 	co.group = d->cfg->socket_group;
 	co.max_connections = (unsigned)d->cfg->max_connections;
+	co.request_timeout_ms = (unsigned)d->cfg->request_timeout;
 	co.dispatch = daemon_requests_dispatch;
 	co.ended = daemon_requests_ended;
 	co.arg = d;

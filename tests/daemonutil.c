@@ -5,6 +5,7 @@
 #include "tap.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -14,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* ---- the group ------------------------------------------------------------ */
@@ -252,6 +256,7 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 
 	memset(st, 0, sizeof(*st));
 	st->lag_ms = -1;
+	st->connections = -1;
 	rc = ssfm_connect(g->d[i].sock, &c);
 	if (rc == 0) {
 		ssfm_set_timeout(c, timeout_ms);
@@ -275,6 +280,8 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 	st->applied_seq = dg_u64(json_object_get(o, "applied_seq"));
 	if (json_is_integer(json_object_get(o, "lag_ms")))
 		st->lag_ms = json_integer_value(json_object_get(o, "lag_ms"));
+	if (json_is_integer(json_object_get(o, "connections")))
+		st->connections = json_integer_value(json_object_get(o, "connections"));
 	dig = json_object_get(o, "digest");
 	if (json_is_string(dig)) {
 		st->has_digest = 1;
@@ -848,4 +855,184 @@ int dw_audit(struct dwriters *w, int i, uint64_t *keys)
 	if (a.problems > 20)
 		tap_diag("audit %s: %d problems in all", where, a.problems);
 	return rc < 0 ? -1 : a.problems;
+}
+
+int dg_same_state(struct dgroup *g, int *missing)
+{
+	struct dg_status st[HOSTS_MAX + 1], *first = NULL;
+	uint64_t digest = 0, seq = 0;
+	int same = 1;
+
+	if (missing != NULL)
+		*missing = 0;
+	if (dg_store_digest(g, &digest, &seq) != 0)
+		same = 0;
+	for (int i = 1; i <= g->n; i++) {
+		if (!dg_running(g, i) || dg_status(g, i, &st[i], 5000) != 0) {
+			if (missing != NULL)
+				(*missing)++;
+			tap_diag("host%d: not running or not answering", i);
+			continue;
+		}
+		tap_diag("host%d: %s applied_seq %" PRIu64 " digest %016" PRIx64 "%s", i, st[i].role,
+		    st[i].applied_seq, st[i].digest, st[i].has_digest ? "" : " (not reported)");
+		if (!st[i].has_digest || st[i].applied_seq != seq || st[i].digest != digest)
+			same = 0;
+		if (first == NULL)
+			first = &st[i];
+	}
+	tap_diag("store on disk: applied_seq %" PRIu64 " digest %016" PRIx64, seq, digest);
+	return same && first != NULL;
+}
+
+/* ---- load: raw connections and /proc ---------------------------------------- */
+
+int dg_raw_connect(struct dgroup *g, int i)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g->d[i].sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int dg_raw_send(int fd, const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dg_raw_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)timeout_ms;
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = tu_now_ms();
+		char ch;
+		ssize_t n;
+
+		if (poll(&p, 1, now >= end ? 0 : (int)(end - now)) <= 0)
+			break;
+		n = recv(fd, &ch, 1, 0);
+		if (n == 0) {
+			if (len > 0)
+				buf[got < len ? got : len - 1] = '\0';
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (ch == '\n') {
+			buf[got < len ? got : len - 1] = '\0';
+			return (int)got;
+		}
+		if (got + 1 < len)
+			buf[got] = ch;
+		got++;
+	}
+	if (len > 0)
+		buf[got < len ? got : len - 1] = '\0';
+	return -2;
+}
+
+/* /proc files say they are empty (st_size 0): read them in one go. */
+static char *dg_proc_read(pid_t pid, const char *name)
+{
+	char path[64];
+	static const size_t cap = 16384;
+	char *text = malloc(cap);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	f = fopen(path, "re");
+	if (f == NULL || text == NULL) {
+		if (f != NULL)
+			fclose(f);
+		free(text);
+		return NULL;
+	}
+	n = fread(text, 1, cap - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+long dg_proc_rss_kb(pid_t pid)
+{
+	char *text = dg_proc_read(pid, "status"), *p;
+	long kb = -1;
+
+	if (text != NULL && (p = strstr(text, "VmRSS:")) != NULL)
+		kb = strtol(p + 6, NULL, 10);
+	free(text);
+	return kb;
+}
+
+long dg_proc_cpu_ms(pid_t pid)
+{
+	char *text = dg_proc_read(pid, "stat"), *p;
+	unsigned long long utime, stime;
+	long ticks = sysconf(_SC_CLK_TCK);
+	long ms = -1;
+
+	/* Fields 14 and 15, counted after the command name's closing paren
+	 * (the name may hold spaces). */
+	if (text != NULL && (p = strrchr(text, ')')) != NULL &&
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &utime, &stime) == 2 && ticks > 0)
+		ms = (long)((utime + stime) * 1000ULL / (unsigned long long)ticks);
+	free(text);
+	return ms;
+}
+
+int dg_proc_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (dir == NULL)
+		return -1;
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int dg_log_count(struct dgroup *g, int i, const char *needle)
+{
+	char *text = tu_read_file(g->d[i].log, NULL);
+	int n = 0;
+
+	for (char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(text);
+	return n;
 }

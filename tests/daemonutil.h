@@ -63,6 +63,7 @@ struct dg_status {
 	int64_t lag_ms;
 	int has_digest;
 	uint64_t digest;
+	int64_t connections;             /* control connections open (-1: not said) */
 };
 
 /*
@@ -182,5 +183,31 @@ int dg_sanlock_renewal_errors(struct dgroup *g, int i);
 
 /* Offline digest and applied_seq of the shared store (store_info). */
 int dg_store_digest(struct dgroup *g, uint64_t *digest, uint64_t *applied_seq);
+
+/*
+ * Whether every running host (i = 1..n; hosts not running are skipped and
+ * counted in *missing when not NULL) reports the same applied_seq and
+ * state digest, and the store on disk, read offline, ends there with the
+ * same digest.  Each host's figures are TAP diagnostics.  1 or 0.
+ */
+int dg_same_state(struct dgroup *g, int *missing);
+
+/* ---- load: raw connections and what /proc says of a daemon ---------------- */
+
+/* A plain Unix stream connection to host i's control socket (no libssfm:
+ * the tests decide byte by byte what is sent).  The fd, or -1. */
+int dg_raw_connect(struct dgroup *g, int i);
+/* Sends all of text (MSG_NOSIGNAL).  0, or -errno. */
+int dg_raw_send(int fd, const char *text, size_t len);
+/* Reads one line (without its newline, NUL-terminated, cut to fit) within
+ * timeout_ms.  Its length; -1: EOF before a line; -2: timeout or error. */
+int dg_raw_line(int fd, char *buf, size_t len, int timeout_ms);
+/* From /proc/PID: resident memory in KiB, CPU time (user + system) in ms,
+ * open descriptors.  -1 when it cannot be read. */
+long dg_proc_rss_kb(pid_t pid);
+long dg_proc_cpu_ms(pid_t pid);
+int dg_proc_fds(pid_t pid);
+/* How many times needle occurs in host i's ssfmd log. */
+int dg_log_count(struct dgroup *g, int i, const char *needle);
 
 #endif
