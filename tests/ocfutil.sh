@@ -6,6 +6,10 @@
 #                       $OU_LEASE_LOST $OU_AGENT $OU_INIT $OU_UNIT; the
 #                       folder and every pid given to ou_track are cleaned
 #                       up at exit, however the test ends
+#   ou_sanitizer_check  one check: no sanitizer report from any program the
+#                       test ran (ou_setup points ASAN_OPTIONS and
+#                       UBSAN_OPTIONS log_path at $OU/sanitizer: the daemons
+#                       go to the background, where stderr is /dev/null)
 #   ou_track PID...     kill these (SIGKILL) at exit
 #   ou_need PROGRAM PACKAGE   a failed check naming the Debian package when
 #                       PROGRAM is missing (never a skip); returns 1 then
@@ -48,6 +52,9 @@ ou_setup() {
 	}
 	trap 'ou_cleanup' EXIT
 	trap 'exit 1' INT TERM HUP
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$OU/sanitizer"
+	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$OU/sanitizer"
+	export ASAN_OPTIONS UBSAN_OPTIONS
 	OU_SSFM="$top_builddir/src/ssfm"
 	OU_SSFMD="$top_builddir/src/ssfmd"
 	OU_LEASE_LOST="$top_builddir/fence/ssfm-lease-lost"
@@ -58,6 +65,15 @@ ou_setup() {
 	/*) ;;
 	*) OU_LEASE_LOST="$(pwd)/$OU_LEASE_LOST" ;;
 	esac
+}
+
+ou_sanitizer_check() {
+	reports=$(ls "$OU"/sanitizer.* 2>/dev/null)
+	test -z "$reports"
+	check $? "no sanitizer report from the programs run"
+	for f in $reports; do
+		head -n 30 "$f" | diag
+	done
 }
 
 ou_need() {

@@ -170,6 +170,7 @@ is "$?" 0 "... with status 0"
 grep -q 'STOPPING=1' "$OU/notify.log"
 check $? "it sent STOPPING=1"
 
+ou_sanitizer_check
 if [ "$tap_failures" -ne 0 ]; then
 	tail -n 40 "$OU/init.log" | diag
 	diag <"$OU/notify.log"

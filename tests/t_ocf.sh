@@ -188,6 +188,17 @@ is "$rc" 0 "stop of a stopped daemon: 0"
 agent notify
 is "$rc" 0 "notify: 0"
 
+# A configuration made invalid while the daemon runs: stop still stops it.
+agent start
+pid=$(cat "$OU/h1/ssfmd.pid")
+cp "$OU/h1/ssfm.conf" "$OU/h1/ssfm.conf.good"
+echo "bogus_key = 1" >>"$OU/h1/ssfm.conf"
+agent stop
+is "$rc" 0 "stop with a configuration made invalid meanwhile: 0"
+! test -d "/proc/$pid"
+check $? "... and the daemon is gone"
+mv "$OU/h1/ssfm.conf.good" "$OU/h1/ssfm.conf"
+
 # ---- configuration problems ------------------------------------------------
 agent validate-all
 is "$rc" 0 "validate-all of a good configuration: 0"
@@ -209,6 +220,7 @@ is "$?" 5 "validate-all without the ssfmd program: 5"
 "$OU_AGENT" frobnicate >/dev/null 2>&1
 is "$?" 3 "an unknown action: 3 (unimplemented)"
 
+ou_sanitizer_check
 if [ "$tap_failures" -ne 0 ]; then
 	echo "# agent log:"
 	tail -n 40 "$OU/agent.log" | diag
