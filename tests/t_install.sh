@@ -36,6 +36,15 @@ sysconfdir=$(makevar scripts sysconfdir)
 ocfdir=$(makevar scripts ocfdir)
 unitdir=$(makevar scripts systemdunitdir)
 check_cmd "the build tree names its folders (prefix $prefix)" test -n "$prefix" -a -n "$ocfdir"
+relative=
+for dir in "$prefix" "$bindir" "$sbindir" "$libdir" "$libexecdir" "$includedir" "$mandir" \
+    "$sysconfdir" "$ocfdir" "$unitdir"; do
+	case $dir in
+	/*) ;;
+	*) relative="$relative $dir" ;;
+	esac
+done
+is "$relative" "" "every installation folder is an absolute path"
 
 rc=0
 for p in $parts; do

@@ -143,6 +143,19 @@ agent_on "$K" monitor
 is "$?" 8 "monitor on the active host ($P): 8"
 agent_on "$S" monitor
 is "$?" 0 "monitor on the standby (node$S): 0"
+# Pacemaker's own recurring monitor, from its operation history.
+monitor_rcs() {	# NODE: the rc of each monitor Pacemaker ran there
+	pk_on 1 crm_mon -1 -r --include=operations --output-as=xml 2>/dev/null |
+	    awk -v n="$1" '/<node / && match($0, /name="[^"]*"/) {
+			node = substr($0, RSTART + 6, RLENGTH - 7) }
+		/<operation_history / && /task="monitor"/ && node == n && match($0, /rc="[0-9]+"/) {
+			print substr($0, RSTART + 4, RLENGTH - 5) }'
+}
+promoted_monitor() {
+	monitor_rcs "$P" | grep -qx 8
+}
+ou_wait 20 promoted_monitor
+check $? "Pacemaker's monitor of the promoted instance returned 8 (rcs on $P: $(monitor_rcs "$P" | tr '\n' ' '))"
 
 "$top_builddir/tests/ocf_writer" write "$OU/acks.log" "$OU/stop-writer" \
     "$OU/pk/n1/s.sock" "$OU/pk/n2/s.sock" >"$OU/writer.out" 2>&1 &
