@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sdnotify.h"
 
 void daemon_event(struct daemon *d, enum role_event ev)
 {
@@ -163,6 +164,7 @@ static void daemon_roles_step(struct daemon *d, enum role_event ev)
 		log_info("role %s -> %s (%s)", role_name(before), role_name(next.role),
 		    role_event_name(ev));
 		d->role_since_ms = daemon_wall_ms();
+		sdnotify_role(role_name(before), role_name(next.role));
 		if (before == ROLE_ACTIVE || next.role == ROLE_ACTIVE)
 			daemon_requests_end_watches(d, "role");
 		if (next.role != ROLE_STANDBY)
