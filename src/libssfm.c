@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -133,19 +134,47 @@ static int ssfm_find_socket(char *out, size_t len)
 	return found;
 }
 
+/*
+ * A blocking connect() to a Unix socket whose listen queue is full waits
+ * with no limit, as long as the daemon does not accept: a stopped
+ * (SIGSTOP, frozen) daemon would hang its clients forever.  So connect
+ * without blocking, where a full queue is EAGAIN, and try again until the
+ * client's timeout (0: none) has passed.
+ */
+#define SSFM_CONNECT_RETRY_MS 10
+
 static int ssfm_open_fd(ssfm_client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = c->timeout_ms > 0 ? ssfm_now_ms() + (uint64_t)c->timeout_ms : 0;
+	int e;
 
 	memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0)
 		return ssfm_fail(c, SSFM_ECONNECT, "socket: %s", strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e != EAGAIN) {
+			ssfm_disconnect(c);
+			return ssfm_fail(c, SSFM_ECONNECT, "cannot connect to %s: %s%s", c->path,
+			    strerror(e), e == ENOENT || e == ECONNREFUSED ? " (is ssfmd running?)" : "");
+		}
+		if (deadline != 0 && ssfm_now_ms() >= deadline) {
+			ssfm_disconnect(c);
+			return ssfm_fail(c, SSFM_ETIMEDOUT,
+			    "cannot connect to %s: its queue stayed full for %d ms (is ssfmd stopped?)",
+			    c->path, c->timeout_ms);
+		}
+		poll(NULL, 0, SSFM_CONNECT_RETRY_MS);
+	}
+	/* Replies are read with poll and a deadline; writes block as before. */
+	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		e = errno;
 		ssfm_disconnect(c);
-		return ssfm_fail(c, SSFM_ECONNECT, "cannot connect to %s: %s%s", c->path, strerror(e),
-		    e == ENOENT || e == ECONNREFUSED ? " (is ssfmd running?)" : "");
+		return ssfm_fail(c, SSFM_ECONNECT, "%s: fcntl: %s", c->path, strerror(e));
 	}
 	return SSFM_OK;
 }

@@ -10,12 +10,15 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum fake_mode { FAKE_ACTIVE, FAKE_STANDBY, FAKE_SILENT, FAKE_GARBAGE };
@@ -491,6 +494,51 @@ static void test_failures(const char *path)
 	is_str(ssfm_strerror(-999), "unknown error", "unknown codes have a text too");
 }
 
+/* A daemon that never accepts (SIGSTOPped): once its listen queue is full,
+ * a reconnect must give up at the client's timeout instead of blocking in
+ * connect() for ever.  The alarm turns a hang into a failure. */
+static void test_queue_full(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd, conn, extra[64], nextra = 0;
+	ssfm_client *c;
+	char *status = NULL;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/stopped.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 0) == 0,
+	    "a listener that will stop accepting");
+	is_int(ssfm_connect(sa.sun_path, &c), SSFM_OK, "connect while its queue has room");
+	conn = accept(lfd, NULL, NULL);
+	ok(conn >= 0, "the listener takes that one connection, then no more");
+	close(conn);
+	while (nextra < 64) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		extra[nextra++] = fd;
+	}
+	ok(nextra < 64, "its queue is full after %d more connections", nextra);
+	ssfm_set_timeout(c, 300);
+	alarm(20);
+	is_int(ssfm_status(c, &status), SSFM_EIO, "the accepted connection closed: SSFM_EIO");
+	uint64_t t0 = tu_now_ms();
+	is_int(ssfm_status(c, &status), SSFM_ETIMEDOUT, "reconnecting to a full queue: SSFM_ETIMEDOUT");
+	uint64_t took = tu_now_ms() - t0;
+	alarm(0);
+	ok(took >= 250 && took < 10000, "it gave up after the 300 ms timeout (%" PRIu64 " ms)", took);
+	ok(strstr(ssfm_errmsg(c), "stopped.sock") && strstr(ssfm_errmsg(c), "queue"),
+	    "message names the socket and the full queue: %s", ssfm_errmsg(c));
+	ssfm_close(c);
+	while (nextra > 0)
+		close(extra[--nextra]);
+	close(lfd);
+}
+
 int main(void)
 {
 	const char *dir = tu_tmpdir("libssfm");
@@ -502,6 +550,7 @@ int main(void)
 	test_kv(path);
 	test_watch(path);
 	test_failures(path);
+	test_queue_full(dir);
 	fake_stop();
 	fake_free();
 	return tap_done();
