@@ -17,29 +17,13 @@ agree="$top_srcdir/tests/check_storage_agree.py"
 
 . "$top_srcdir/tests/tap.sh"
 
-for tool in python3:python3 findmnt:util-linux; do
-	if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
-		check 1 "${tool%%:*} not found: install ${tool#*:}"
-		done_testing
-	fi
-done
-[ -x "$ssfm" ] || { check 1 "$ssfm not built (make check builds it)"; done_testing; }
+need_tools python3:python3 findmnt:util-linux
+need_built "$ssfm"
 
-t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-cs.XXXXXX") || {
-	check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
-	done_testing
-}
+shm=
+test_cleanup() { [ -z "$shm" ] || rm -rf "$shm"; }
+test_tmpdir cs
 shm=$(mktemp -d /dev/shm/ssfm-cs.XXXXXX) || { check 1 "mktemp -d under /dev/shm"; done_testing; }
-cleanup() {
-	rm -rf "$shm"
-	if [ "$tap_failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
-		echo "# kept $t"
-	else
-		rm -rf "$t"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
 # Runs check-storage --json; sets st (exit status) and leaves the JSON in $t/out.json.
 run_json() {

@@ -20,28 +20,11 @@ agree="$top_srcdir/tests/check_storage_agree.py"
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/netfs.sh"
 
-for tool in python3:python3 findmnt:util-linux; do
-	if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
-		check 1 "${tool%%:*} not found: install ${tool#*:}"
-		done_testing
-	fi
-done
-[ -x "$ssfm" ] || { check 1 "$ssfm not built (make check builds it)"; done_testing; }
+need_tools python3:python3 findmnt:util-linux
+need_built "$ssfm"
 
-t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-csn.XXXXXX") || {
-	check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
-	done_testing
-}
-cleanup() {
-	netfs_down "$t/net"
-	if [ "$tap_failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
-		echo "# kept $t"
-	else
-		rm -rf "$t"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+test_cleanup() { netfs_down "$t/net"; }
+test_tmpdir csn
 
 netfs_up "$t/net" nfs-tuned 2> "$t/netfs.err"
 check $? "netfs_up: sshd and two sshfs clients"

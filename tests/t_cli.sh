@@ -13,30 +13,9 @@ fill="$top_builddir/tests/store_fill"
 
 . "$top_srcdir/tests/tap.sh"
 
-if ! command -v python3 >/dev/null 2>&1; then
-	check 1 "python3 not found: install python3 (apt-get install python3)"
-	done_testing
-fi
-for prog in "$ssfm" "$fill"; do
-	if [ ! -x "$prog" ]; then
-		check 1 "$prog not built (make check builds it)"
-		done_testing
-	fi
-done
-
-t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-cli.XXXXXX") || {
-	check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
-	done_testing
-}
-cleanup() {
-	if [ "$tap_failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
-		echo "# kept $t"
-	else
-		rm -rf "$t"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+need_tools python3:python3
+need_built "$ssfm" "$fill"
+test_tmpdir cli
 
 # run CMD...: status in $rc, stdout in $t/out, stderr in $t/err.  Each
 # command has a deadline (a hang is a failure with status 124, not a stuck

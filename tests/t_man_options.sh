@@ -25,18 +25,8 @@ conf_keys="$top_builddir/tests/conf_keys"
 
 . "$top_srcdir/tests/tap.sh"
 
-for prog in "$ssfm" "$ssfmd" "$conf_keys"; do
-	if [ ! -x "$prog" ]; then
-		check 1 "$prog not built (make check builds it)"
-		done_testing
-	fi
-done
-t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-manopt.XXXXXX") || {
-	check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
-	done_testing
-}
-trap 'rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM HUP
+need_built "$ssfm" "$ssfmd" "$conf_keys"
+test_tmpdir manopt
 
 # options FILE: the long options (--name) and short ones (-x) in FILE, one
 # per line.  A short option is a dash and one letter standing alone.

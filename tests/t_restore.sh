@@ -20,23 +20,9 @@ fill="$top_builddir/tests/store_fill"
 
 . "$top_srcdir/tests/tap.sh"
 
-if ! command -v python3 >/dev/null 2>&1; then
-	check 1 "python3 not found: install python3 (apt-get install python3)"
-	done_testing
-fi
-for prog in "$ssfm" "$fill"; do
-	if [ ! -x "$prog" ]; then
-		check 1 "$prog not built (make check builds it)"
-		done_testing
-	fi
-done
-
-t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-restore.XXXXXX") || {
-	check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
-	done_testing
-}
-trap 'rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM HUP
+need_tools python3:python3
+need_built "$ssfm" "$fill"
+test_tmpdir restore
 
 # run CMD...: status in $rc, stdout in $t/out, stderr in $t/err.
 run() {

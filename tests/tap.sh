@@ -39,3 +39,45 @@ done_testing() {
 	[ "$tap_failures" -eq 0 ]
 	exit $?
 }
+
+# ---- the preamble most shell tests share
+
+need_tools() {  # NAME:PACKAGE...: a missing tool fails the test, naming its package
+	for tap_tool in "$@"; do
+		if ! command -v "${tap_tool%%:*}" >/dev/null 2>&1; then
+			check 1 "${tap_tool%%:*} not found: install ${tap_tool#*:} (apt-get install ${tap_tool#*:})"
+			done_testing
+		fi
+	done
+}
+
+need_built() {  # PROGRAM...: a program make check should have built
+	for tap_prog in "$@"; do
+		if [ ! -x "$tap_prog" ]; then
+			check 1 "$tap_prog not built (make check builds it)"
+			done_testing
+		fi
+	done
+}
+
+# test_tmpdir NAME: sets t to a new folder under $SSFM_TEST_TMPDIR (default
+# /var/tmp, a disk-backed filesystem), removed when the test exits, or kept
+# after a failure when SSFM_TEST_KEEP is set.  A test that needs more
+# cleaning defines test_cleanup, which runs first.
+test_tmpdir() {
+	t=$(mktemp -d "${SSFM_TEST_TMPDIR:-/var/tmp}/ssfm-$1.XXXXXX") || {
+		check 1 "mktemp -d under ${SSFM_TEST_TMPDIR:-/var/tmp}"
+		done_testing
+	}
+	trap tap_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+}
+
+tap_cleanup() {
+	command -v test_cleanup >/dev/null 2>&1 && test_cleanup
+	if [ "$tap_failures" -ne 0 ] && [ -n "${SSFM_TEST_KEEP:-}" ]; then
+		echo "# kept $t"
+	else
+		rm -rf "$t"
+	fi
+}
