@@ -47,6 +47,10 @@
 #define BENCH_MAX_ROUNDS 21
 
 static const int bench_thread_counts[] = { 1, 8, 64 };
+/* --gather US: the batched recipes' committer waits up to US microseconds
+ * after each batch for as many records as it had (0: it takes what is
+ * pending at once, the recipe as the issue describes it). */
+static unsigned bench_gather_us;
 #define BENCH_NCOUNTS (sizeof(bench_thread_counts) / sizeof(bench_thread_counts[0]))
 
 /* snprintf for messages and paths, where cutting a long one short is
@@ -291,6 +295,7 @@ struct batcher {
 	uint64_t fallbacks;     /* f: batches too big for a zeroed file */
 	struct prealloc *pool;  /* f */
 	uint64_t batches;
+	unsigned gather_us;     /* --gather */
 	pthread_t committer;
 };
 
@@ -490,9 +495,22 @@ static void *batcher_committer(void *arg)
 		pthread_mutex_lock(&b->mu);
 		if (rc < 0)
 			b->err = -rc;
+		uint64_t n = upto - b->durable_seq;
 		b->durable_seq = upto;
 		b->batches++;
 		pthread_cond_broadcast(&b->durable);
+		/* --gather: wait a moment for as many records as this batch
+		 * had, as the store's committer does (COMMIT_GATHER_US). */
+		if (b->gather_us > 0 && n > 1) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)b->gather_us * 1000u;
+			until.tv_sec += (time_t)(ns / 1000000000u);
+			until.tv_nsec = (long)(ns % 1000000000u);
+			while (b->assigned_seq - b->durable_seq < n && !b->stop)
+				if (pthread_cond_timedwait(&b->work, &b->mu, &until) == ETIMEDOUT)
+					break;
+		}
 	}
 	pthread_mutex_unlock(&b->mu);
 	free(writing);
@@ -716,8 +734,13 @@ static void bench_batch_run(const char *top, enum batch_mode mode, int nthreads,
 	b.mode = mode;
 	b.fd = -1;
 	b.dirfd = -1;
+	b.gather_us = bench_gather_us;
 	pthread_mutex_init(&b.mu, NULL);
-	pthread_cond_init(&b.work, NULL);
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&b.work, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_cond_init(&b.durable, NULL);
 	pthread_mutex_init(&pa.mu, NULL);
 	pthread_cond_init(&pa.changed, NULL);
@@ -1149,7 +1172,7 @@ static double median_ratio(const struct result *a, const struct result *b, int n
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench_store [--seconds N] [--rounds R] [--dir D] [--quick] [--keep]\n");
+	fprintf(f, "usage: bench_store [--seconds N] [--rounds R] [--gather US] [--dir D] [--quick] [--keep]\n");
 }
 
 int main(int argc, char **argv)
@@ -1182,6 +1205,16 @@ int main(int argc, char **argv)
 			}
 			rounds = (int)r;
 			rounds_given = 1;
+		} else if (strcmp(argv[i], "--gather") == 0 && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			long us = strtol(argv[++i], &end, 10);
+			if (errno != 0 || *end != '\0' || us < 0 || us > 1000000) {
+				fprintf(stderr, "bench_store: --gather wants microseconds in [0, 1000000], not \"%s\"\n",
+				    argv[i]);
+				return 2;
+			}
+			bench_gather_us = (unsigned)us;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			base = argv[++i];
 		else if (strcmp(argv[i], "--quick") == 0)
@@ -1216,6 +1249,9 @@ int main(int argc, char **argv)
 
 	printf("bench_store: durable 250-byte writes, %.1f s per run, in %s (%s)\n", secs, top,
 	    fs_name(top));
+	if (bench_gather_us > 0)
+		printf("the batched recipes' committer gathers for up to %u us after each batch\n",
+		    bench_gather_us);
 	/* [k][recipe]: 1 and 8 threads, once each; at 64 threads one file
 	 * per write once (it is far from every target) and the rest in
 	 * rounds below. */
