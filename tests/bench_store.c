@@ -1316,7 +1316,7 @@ int main(int argc, char **argv)
 		enum recipe r = in_rounds[j];
 		median_result(by_round[r], rounds, &med[r]);
 		print_row(recipe_name[r], &med[r]);
-		if (med[r].errors > 0 || !med[r].ran)
+		if (med[r].ran && med[r].errors > 0)
 			printf("    (%s)\n", med[r].error);
 	}
 	double store_journal = median_ratio(by_round[R_STORE], by_round[R_JOURNAL], rounds);
