@@ -119,7 +119,10 @@ EOF
 	libs=$(env $pc pkg-config --libs ssfm)
 	check $? "pkg-config reads the installed ssfm.pc ($libs)"
 	# shellcheck disable=SC2086
-	cc -o "$OU/client" "$OU/client.c" $cflags $libs >"$OU/cc.out" 2>&1
+	# The build's own compiler and flags: a sanitizer build's library needs
+	# a client linked with the sanitizer runtime.
+	${SSFM_TEST_CC:-cc} ${SSFM_TEST_CFLAGS:-} -o "$OU/client" "$OU/client.c" $cflags $libs \
+	    ${SSFM_TEST_LDFLAGS:-} >"$OU/cc.out" 2>&1
 	check $? "a program builds against the installed header and library"
 	diag <"$OU/cc.out"
 	LD_LIBRARY_PATH="$D$libdir" "$OU/client" >/dev/null
