@@ -17,7 +17,10 @@
  *     line), so that the daemon's share of it is a ratio of one run.
  * The daemon-only and store-only runs alternate (PAIRS pairs) and the pair
  * with the median ratio is reported: the machine may be shared, and a burst
- * of other work during one run should not decide the ratio.
+ * of other work during one run should not decide the ratio.  For the same
+ * reason, and so that a warming disk favours neither, the runs with two
+ * standbys following alternate with runs in which the same standbys are
+ * stopped (SIGSTOP: not following), and the median pair's cost is reported.
  */
 #include "daemonutil.h"
 #include "ssfm.h"
@@ -479,11 +482,37 @@ static uint64_t follow_cost_report(const struct follow_cost *a, const struct fol
 	return standbys > 0 ? sum / (uint64_t)standbys : UINT64_MAX;
 }
 
+/* The index of the median of v[0..n) (n odd). */
+static int median_index(const double *v, int n)
+{
+	for (int r = 0; r < n; r++) {
+		int below = 0, above = 0;
+
+		for (int q = 0; q < n; q++) {
+			below += v[q] < v[r];
+			above += v[q] > v[r];
+		}
+		if (below <= n / 2 && above <= n / 2)
+			return r;
+	}
+	return 0;
+}
+
+/* SIGSTOP or SIGCONT to every host but the active. */
+static void standbys_signal(int active, int sig)
+{
+	for (int i = 1; i <= g.n; i++)
+		if (i != active)
+			dg_signal(&g, i, sig);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t sw = 0, kl = 0, l50, l99, p50, p99, standby_cpu;
-	double with2, with0 = 0, store0 = 0, ratio = 0, cost;
+	double with2, with0 = 0, with0_stopped, store0 = 0, ratio = 0, cost;
 	double pair_ratio[PAIRS], pair_d[PAIRS], pair_s[PAIRS];
+	double pair_cost[PAIRS], pair_w2[PAIRS], pair_w0[PAIRS];
+	int r_cost, r_ratio;
 	struct follow_cost fc0, fc1;
 	char fig[200];
 	int a, failover = 1;
@@ -532,12 +561,26 @@ int main(int argc, char **argv)
 		bench_lag(&l50, &l99);
 	}
 	a = dg_wait_active(&g, 0, 60000);
-	follow_cost_mark(&fc0, a);
-	with2 = bench_throughput("2 standbys following:", &p50, &p99);
-	follow_cost_mark(&fc1, a);
-	standby_cpu = follow_cost_report(&fc0, &fc1, a);
+	standby_cpu = UINT64_MAX;
+	for (int r = 0; r < PAIRS; r++) {
+		standbys_signal(a, SIGCONT);
+		dg_wait_caught_up(&g, a, 30000);
+		follow_cost_mark(&fc0, a);
+		pair_w2[r] = bench_throughput("2 standbys following:", &p50, &p99);
+		follow_cost_mark(&fc1, a);
+		if (r == 0)
+			standby_cpu = follow_cost_report(&fc0, &fc1, a);
+		standbys_signal(a, SIGSTOP);
+		pair_w0[r] = bench_throughput("2 standbys stopped:", &p50, &p99);
+		pair_cost[r] = pair_w0[r] > 0 ? 100.0 * (pair_w0[r] - pair_w2[r]) / pair_w0[r] : 0.0;
+	}
+	standbys_signal(a, SIGCONT);
+	r_cost = median_index(pair_cost, PAIRS);
+	with2 = pair_w2[r_cost];
+	cost = pair_cost[r_cost];
+	with0_stopped = pair_w0[r_cost];
 	for (int i = 1; i <= g.n; i++)
-		if (!dg_has_role(&g, i, "ACTIVE"))
+		if (i != a)
 			dg_signal(&g, i, SIGTERM);
 	for (int r = 0; r < PAIRS; r++) {
 		double d0 = bench_throughput("no standby:", &p50, &p99);
@@ -548,20 +591,10 @@ int main(int argc, char **argv)
 		pair_s[r] = s0;
 	}
 	/* the pair with the median ratio gives every figure */
-	for (int r = 0; r < PAIRS; r++) {
-		int below = 0, above = 0;
-
-		for (int q = 0; q < PAIRS; q++) {
-			below += pair_ratio[q] < pair_ratio[r];
-			above += pair_ratio[q] > pair_ratio[r];
-		}
-		if (below <= PAIRS / 2 && above <= PAIRS / 2) {
-			ratio = pair_ratio[r];
-			with0 = pair_d[r];
-			store0 = pair_s[r];
-		}
-	}
-	cost = with0 > 0 ? 100.0 * (with0 - with2) / with0 : 0.0;
+	r_ratio = median_index(pair_ratio, PAIRS);
+	ratio = pair_ratio[r_ratio];
+	with0 = pair_d[r_ratio];
+	store0 = pair_s[r_ratio];
 	printf("targets:\n");
 	if (failover) {
 		snprintf(fig, sizeof(fig), "(median %" PRIu64 " ms)", sw);
@@ -575,13 +608,14 @@ int main(int argc, char **argv)
 	    "%.0f store_put; the median of %d pairs)", ratio, with0, store0, PAIRS);
 	target("daemon/store at 64 clients >= 50%", with0 > 0 && store0 > 0, ratio >= 50.0, fig);
 	if (standby_cpu != UINT64_MAX)
-		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two, %.0f with "
-		    "none; a standby used %" PRIu64 " ms CPU per 1000 batches)", cost, with2, with0,
-		    standby_cpu);
+		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
+		    "%.0f with them stopped, the median of %d pairs; a standby used %" PRIu64
+		    " ms CPU per 1000 batches)", cost, with2, with0_stopped, PAIRS, standby_cpu);
 	else
-		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two, %.0f with "
-		    "none)", cost, with2, with0);
-	target("standbys cost the active <= 5%", with0 > 0 && with2 > 0, cost <= 5.0, fig);
+		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
+		    "%.0f with them stopped, the median of %d pairs)", cost, with2, with0_stopped,
+		    PAIRS);
+	target("standbys cost the active <= 5%", with0_stopped > 0 && with2 > 0, cost <= 5.0, fig);
 	dg_stop(&g);
 	return 0;
 }
