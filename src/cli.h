@@ -121,6 +121,10 @@ void cli_quote_free(char *q);
  * The *_options functions return CLI_GO_ON when the command should go on,
  * else the exit status to return at once (usage error, --help). */
 #define CLI_GO_ON (-1)
+
+/* The options of a command that has at most --json (json NULL: only
+ * --help): CLI_GO_ON, or the exit status to return at once. */
+int cli_json_option(const struct cli_command *cmd, int argc, char **argv, int *json);
 int cli_get_options(const struct cli_command *cmd, int argc, char **argv,
     int *with_version);
 /* Prints a value as get does: the JSON text, or with_version the entry. */

@@ -55,6 +55,28 @@ int cli_command_help(const struct cli_command *cmd)
 	return cli_flush_stdout();
 }
 
+int cli_json_option(const struct cli_command *cmd, int argc, char **argv, int *json)
+{
+	enum { OPT_JSON = 256 };
+	static const struct option with_json[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct option *longopts = json != NULL ? with_json : with_json + 1;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == OPT_JSON)
+			*json = 1;
+		else if (c == 'h')
+			return cli_command_help(cmd);
+		else
+			return cli_usage_error(cmd, "unknown option: %s", argv[optind - 1]);
+	}
+	return CLI_GO_ON;
+}
+
 int cli_exit_for(int rc)
 {
 	if (rc >= 0)

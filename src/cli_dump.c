@@ -53,27 +53,9 @@ static int cli_dump_key(void *arg, const char *key, size_t key_len,
 	return 0;
 }
 
-/* -h only: 1 to go on, else the exit status. */
-static int cli_dump_options(const struct cli_command *cmd, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_command_help(cmd);
-		return cli_usage_error(cmd, "unknown option: %s",
-		    argv[optind - 1]);
-	}
-	return CLI_GO_ON;
-}
-
 static int cli_dump_run(const struct cli_command *cmd, int argc, char **argv)
 {
-	int status = cli_dump_options(cmd, argc, argv);
+	int status = cli_json_option(cmd, argc, argv, NULL);
 
 	if (status != CLI_GO_ON)
 		return status;
@@ -129,7 +111,7 @@ static int cli_dump_online_key(void *arg, const struct ssfm_dump_info *info,
 static int cli_dump_online_run(const struct cli_command *cmd, int argc,
     char **argv)
 {
-	int status = cli_dump_options(cmd, argc, argv);
+	int status = cli_json_option(cmd, argc, argv, NULL);
 
 	if (status != CLI_GO_ON)
 		return status;

@@ -135,31 +135,16 @@ static void cli_status_print(const json_t *st)
 
 static int cli_status_run(const struct cli_command *cmd, int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int as_json = 0, c;
+	int as_json = 0;
+	int status = cli_json_option(cmd, argc, argv, &as_json);
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON:
-			as_json = 1;
-			break;
-		case 'h':
-			return cli_command_help(cmd);
-		default:
-			return cli_usage_error(cmd, "unknown option: %s",
-			    argv[optind - 1]);
-		}
-	}
+	if (status != CLI_GO_ON)
+		return status;
 	if (argc != optind)
 		return cli_usage_error(cmd, "status takes no operand");
 
 	ssfm_client *client;
-	int status = cli_online_connect(&client);
+	status = cli_online_connect(&client);
 	if (status != CLI_EXIT_OK)
 		return status;
 	char *text = NULL;
@@ -189,23 +174,15 @@ static int cli_status_run(const struct cli_command *cmd, int argc, char **argv)
 
 static int cli_snapshot_run(const struct cli_command *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	int status = cli_json_option(cmd, argc, argv, NULL);
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_command_help(cmd);
-		return cli_usage_error(cmd, "unknown option: %s",
-		    argv[optind - 1]);
-	}
+	if (status != CLI_GO_ON)
+		return status;
 	if (argc != optind)
 		return cli_usage_error(cmd, "snapshot takes no operand");
 
 	ssfm_client *client;
-	int status = cli_online_connect(&client);
+	status = cli_online_connect(&client);
 	if (status != CLI_EXIT_OK)
 		return status;
 	uint64_t seq = 0;

@@ -101,26 +101,11 @@ static int cli_verify_json(const char *dir, const struct store_verify_report *r,
 
 static int cli_verify_run(const struct cli_command *cmd, int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, c;
+	int json = 0;
+	int go = cli_json_option(cmd, argc, argv, &json);
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON:
-			json = 1;
-			break;
-		case 'h':
-			return cli_command_help(cmd);
-		default:
-			return cli_usage_error(cmd, "unknown option: %s",
-			    argv[optind - 1]);
-		}
-	}
+	if (go != CLI_GO_ON)
+		return go;
 	if (argc - optind != 1)
 		return cli_usage_error(cmd, "verify takes one directory");
 	const char *dir = argv[optind];
