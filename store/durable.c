@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -114,6 +115,30 @@ int durable_open(const char *path, int flags, mode_t mode, const char *site)
 		fd = FAULT(site, "open") < 0 ? -1 : open(path, flags, mode);
 	while (fd < 0 && errno == EINTR);
 	return fd;
+}
+
+/*
+ * Readers open with O_NOATIME.  Under the default relatime, the first read
+ * of a file written since its last read (every new batch, for every
+ * follower) updates its access time: an inode made dirty for nothing, which
+ * the filesystem journal then has to write beside the writer's fsyncs, so
+ * each following standby slowed the active it follows.  The kernel refuses
+ * O_NOATIME (EPERM) to a process that neither owns the file nor has
+ * CAP_FOWNER; such a reader opens as before, and stops asking once refused.
+ */
+static atomic_int noatime_refused;
+
+int durable_open_read(const char *path, const char *site)
+{
+	int fd;
+
+	if (!atomic_load_explicit(&noatime_refused, memory_order_relaxed)) {
+		fd = durable_open(path, O_RDONLY | O_CLOEXEC | O_NOATIME, 0, site);
+		if (fd >= 0 || errno != EPERM)
+			return fd;
+		atomic_store_explicit(&noatime_refused, 1, memory_order_relaxed);
+	}
+	return durable_open(path, O_RDONLY | O_CLOEXEC, 0, site);
 }
 
 /* fsync (data_only: fdatasync), retried when a signal interrupts it: EINTR

@@ -107,7 +107,7 @@ int journal_read_file(const char *path, unsigned char **buf, size_t *len)
 	int rc = 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/apply");
+		int fd = durable_open_read(path, "store/apply");
 		if (fd < 0) {
 			rc = -errno;
 		} else {

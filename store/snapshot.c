@@ -353,7 +353,7 @@ int snapshot_read(const char *path, struct store_state *s,
 
 	memset(sum, 0, sizeof(*sum));
 	for (int attempt = 0; attempt < 2; attempt++) {
-		r.fd = durable_open(path, O_RDONLY | O_CLOEXEC, 0, "store/load");
+		r.fd = durable_open_read(path, "store/load");
 		if (r.fd >= 0 || errno != ESTALE)
 			break;
 	}

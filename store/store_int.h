@@ -75,6 +75,9 @@ int durable_fsync_dir(const char *dir, const char *site, struct store_error *err
  * (fault.h) and retried on EINTR: a signal is never an I/O error.
  */
 int durable_open(const char *path, int flags, mode_t mode, const char *site);
+/* durable_open for reading, without updating the file's access time where
+ * the kernel allows it (O_NOATIME). */
+int durable_open_read(const char *path, const char *site);
 /* 1 and the next entry in *de, 0 at the end, or -errno: a listing that
  * failed part way must not pass for a shorter one. */
 int durable_readdir(DIR *d, struct dirent **de, const char *site);

@@ -12,12 +12,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char base[1024];
@@ -910,6 +912,55 @@ static void test_stale_in_the_way(void)
 	store_close(st);
 }
 
+/*
+ * A reader leaves the access time of what it reads alone (O_NOATIME): under
+ * relatime, reading a file whose atime is not newer than its mtime updates
+ * it, an inode write for nothing beside the writer's fsyncs, for every
+ * batch and every follower.  The batch's atime is set back first, so that
+ * relatime would update it on the next read.
+ */
+static void test_reader_atime(void)
+{
+	char dir[1200];
+	const char *batch;
+	struct store *st, *reader;
+	struct store_error err;
+	struct store_seal_info seal;
+	struct store_follow_result fr;
+	struct timespec times[2];
+	struct stat before, after;
+	uint64_t v;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/atime", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	reader = open_store(dir, NULL);
+	rc = store_begin_epoch(st, 1, "hostA", 1, &seal, &err);
+	is_int(rc, 0, "atime: begin_epoch 1: %s", rc ? err.msg : "ok");
+	rc = store_put(st, "t/1", "1", STORE_ANY_VERSION, &v, &err);
+	is_int(rc, 0, "atime: put t/1 (seq %llu)", (unsigned long long)v);
+	batch = path_in(dir, "journal/00000000000000000002");
+	ok(stat(batch, &before) == 0, "atime: the batch %s exists", batch);
+	times[0].tv_sec = before.st_mtim.tv_sec - 3600;
+	times[0].tv_nsec = 0;
+	times[1].tv_sec = 0;
+	times[1].tv_nsec = UTIME_OMIT;
+	ok(utimensat(AT_FDCWD, batch, times, 0) == 0 && stat(batch, &before) == 0,
+	    "atime: set an hour before its mtime");
+	rc = store_follow(reader, &fr, &err);
+	ok(rc >= 1, "atime: the reader applied it (%d): %s", rc, rc < 0 ? err.msg : "ok");
+	memset(&after, 0, sizeof(after));
+	rc = stat(batch, &after);
+	ok(rc == 0 && after.st_atim.tv_sec == before.st_atim.tv_sec &&
+	    after.st_atim.tv_nsec == before.st_atim.tv_nsec,
+	    "atime: reading it left its access time alone (%lld, was %lld)",
+	    (long long)after.st_atim.tv_sec, (long long)before.st_atim.tv_sec);
+	store_close(reader);
+	store_end_epoch(st);
+	store_close(st);
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -924,5 +975,6 @@ int main(void)
 	test_gap();
 	test_digest();
 	test_stale_in_the_way();
+	test_reader_atime();
 	return tap_done();
 }
