@@ -27,7 +27,8 @@
  * that I/O: fence_acquire() (a paxos ballot: about 6 sector reads and writes
  * on the lease file; each is bounded by io_timeout, so at most a few
  * io_timeouts when storage stalls, milliseconds when it is healthy),
- * fence_release() (one write), fence_owner() (one 1 MiB read) and fence_leave()
+ * fence_release() (one write), fence_owner() (one 1 MiB read), fence_lease_busy()
+ * (one sector read) and fence_leave()
  * (one write, then up to 1 s for sanlock's lockspace thread to stop).  Joining
  * takes seconds (2 * io_timeout at least; longer when the host id was used by
  * a host that did not leave): fence_join_start() runs it on a thread of its
@@ -223,6 +224,16 @@ int fence_set_killpath(struct fence *f, const char *program, const char *arg,
  * Blocks for the daemon's disk I/O (see the top). */
 int fence_acquire(struct fence *f, uint64_t *epoch, struct fence_holder *holder,
     struct fence_error *err);
+/* Whether an acquire would fail now, found without a ballot: one sector
+ * read of the lease's leader record (O_DIRECT, as sanlock reads it) and
+ * sanlock's host table (no I/O).  1 when the leader names a holder that the
+ * table shows alive (or failing, or not yet known: sanlock's own test,
+ * sanlock_test_resource_owners), with *holder (if not NULL) naming it; 0
+ * when an acquire may succeed (free, or the holder is dead or restarted).
+ * An acquire reads the whole 1 MiB lease area twice over, so a standby that
+ * asks this first does not load the shared storage while a live host holds
+ * the lease; the answer is advice only, fence_acquire decides. */
+int fence_lease_busy(struct fence *f, struct fence_holder *holder, struct fence_error *err);
 /* Releases "active"; -FENCE_ENOTHELD if not held by this process. */
 int fence_release(struct fence *f, struct fence_error *err);
 /* Asks the daemon what this process holds: *held 1 and *epoch, or *held 0. */

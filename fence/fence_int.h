@@ -60,6 +60,19 @@ void lease_fill_lockspace(struct sanlk_lockspace *ls, const char *lease_path,
 void lease_fill_resource(struct lease_res *lr, const char *lease_path, const char *group);
 /* The renewal timestamp in host_id's delta lease on disk (0: free). */
 int lease_read_delta_timestamp(const char *lease_path, unsigned host_id, uint64_t *timestamp);
+/* The resource's leader record as on disk (O_DIRECT sector reads, no
+ * daemon): who holds it, with which host generation and lease version, its
+ * timestamp (0: free), and whether the owner's dblock says it released
+ * that lease version.  -FENCE_EUNINIT when the sector is not a leader of
+ * sanlock's paxos format 6 for group's resource. */
+struct lease_leader {
+	uint64_t owner_id;
+	uint64_t owner_generation;
+	uint64_t lver;
+	uint64_t timestamp;
+	int released;
+};
+int lease_read_leader(const char *lease_path, const char *group, struct lease_leader *out);
 /* 1 when group is a valid group name (1..48 of [A-Za-z0-9._-]). */
 int lease_group_valid(const char *group);
 

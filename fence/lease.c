@@ -25,7 +25,18 @@
 #define LEASE_DELTA_MAGIC 0x12212010u
 #define LEASE_PAXOS_MAGIC 0x06152010u
 #define LEASE_OFF_MAGIC 0
+#define LEASE_OFF_VERSION 4
+/* A paxos lease: the leader (sector 0), a request record (1), then one
+ * dblock per host id (sector 1 + host id): mbal, bal, inp (host id),
+ * inp2, inp3, lver, checksum, flags. */
+#define LEASE_DBLOCK_FIRST 2
+#define LEASE_DBLOCK_OFF_INP 16
+#define LEASE_DBLOCK_OFF_LVER 40
+#define LEASE_DBLOCK_OFF_FLAGS 52
+#define LEASE_DBLOCK_RELEASED 0x1u
+#define LEASE_PAXOS_VERSION_MAJOR 0x00060000u
 #define LEASE_OFF_OWNER_ID 32
+#define LEASE_OFF_OWNER_GENERATION 40
 #define LEASE_OFF_LVER 48
 #define LEASE_OFF_SPACE_NAME 56
 #define LEASE_OFF_RESOURCE_NAME 104
@@ -328,5 +339,49 @@ out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+int lease_read_leader(const char *lease_path, const char *group, struct lease_leader *out)
+{
+	unsigned char *buf = NULL;
+	int fd, rc;
+
+	fd = open(lease_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (posix_memalign((void **)&buf, 4096, LEASE_SECTOR) != 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rc = lease_read_sector(fd, buf, FENCE_RESOURCE_OFFSET, lease_path, NULL);
+	/* Only a leader of the on-disk version this was written against, for
+	 * this group's resource, is read; anything else is "cannot tell". */
+	if (rc == 0 && (lease_le(buf + LEASE_OFF_MAGIC, 4) != LEASE_PAXOS_MAGIC ||
+	    (lease_le(buf + LEASE_OFF_VERSION, 4) & 0xffff0000u) != LEASE_PAXOS_VERSION_MAJOR ||
+	    strncmp((char *)buf + LEASE_OFF_SPACE_NAME, group, SANLK_NAME_LEN) != 0 ||
+	    strncmp((char *)buf + LEASE_OFF_RESOURCE_NAME, FENCE_RESOURCE_NAME, SANLK_NAME_LEN) != 0))
+		rc = -FENCE_EUNINIT;
+	if (rc == 0) {
+		out->owner_id = lease_le(buf + LEASE_OFF_OWNER_ID, 8);
+		out->owner_generation = lease_le(buf + LEASE_OFF_OWNER_GENERATION, 8);
+		out->lver = lease_le(buf + LEASE_OFF_LVER, 8);
+		out->timestamp = lease_le(buf + LEASE_OFF_TIMESTAMP, 8);
+		out->released = 0;
+	}
+	/* sanlock may release without writing the leader: when another host
+	 * wrote the leader last (it committed our ballot), the release is
+	 * only the RELEASED flag in the owner's own dblock for that lease
+	 * version, and an acquire reads it there.  So must we. */
+	if (rc == 0 && out->timestamp != 0 && out->owner_id >= 1 && out->owner_id <= FENCE_HOST_ID_MAX) {
+		off_t at = FENCE_RESOURCE_OFFSET + (off_t)(LEASE_DBLOCK_FIRST + out->owner_id - 1) * LEASE_SECTOR;
+		rc = lease_read_sector(fd, buf, at, lease_path, NULL);
+		if (rc == 0 && lease_le(buf + LEASE_DBLOCK_OFF_INP, 8) == out->owner_id &&
+		    lease_le(buf + LEASE_DBLOCK_OFF_LVER, 8) == out->lver &&
+		    (lease_le(buf + LEASE_DBLOCK_OFF_FLAGS, 4) & LEASE_DBLOCK_RELEASED) != 0)
+			out->released = 1;
+	}
+	free(buf);
+	close(fd);
 	return rc;
 }

@@ -109,12 +109,55 @@ out:
 	return rv;
 }
 
+int fence_lease_busy(struct fence *f, struct fence_holder *holder, struct fence_error *err)
+{
+	struct lease_res lr;
+	struct lease_leader leader;
+	struct sanlk_host owner, *hss = NULL;
+	uint32_t test = 0;
+	int count = 0, rv;
+
+	if (holder != NULL)
+		memset(holder, 0, sizeof(*holder));
+	rv = lease_read_leader(f->lease_path, f->group, &leader);
+	if (rv < 0)
+		return fence_fail(err, rv, "lease %s: reading the leader of %s: %s", f->lease_path,
+		    FENCE_RESOURCE_NAME, rv == -FENCE_EUNINIT ? "not a sanlock paxos leader "
+		    "of the expected format" : strerror(-rv));
+	/* Free, released by its owner, or held by this very host id (sanlock
+	 * lets a host's new process take over what its dead one held). */
+	if (leader.timestamp == 0 || leader.owner_id == 0 || leader.released ||
+	    leader.owner_id == f->host_id)
+		return 0;
+	rv = sanlock_get_hosts(f->group, leader.owner_id, &hss, &count, 0);
+	if (rv < 0 && rv != -ENOENT) {
+		free(hss);
+		return fence_fail_sanlock(err, rv, "lease %s: state of host id %" PRIu64,
+		    f->lease_path, leader.owner_id);
+	}
+	memset(&owner, 0, sizeof(owner));
+	owner.host_id = leader.owner_id;
+	owner.generation = leader.owner_generation;
+	owner.timestamp = leader.timestamp;
+	lease_fill_resource(&lr, f->lease_path, f->group);
+	rv = sanlock_test_resource_owners(&lr.res, 0, &owner, 1, hss, rv < 0 ? 0 : count, &test);
+	free(hss);
+	if (rv < 0)
+		return fence_fail_sanlock(err, rv, "lease %s: testing the owner host id %" PRIu64,
+		    f->lease_path, leader.owner_id);
+	if (!(test & SANLK_TRF_FAIL))
+		return 0;
+	hostrec_fill(f->store_dir, leader.owner_id, holder);
+	return 1;
+}
+
 int fence_acquire(struct fence *f, uint64_t *epoch, struct fence_holder *holder,
     struct fence_error *err)
 {
 	struct lease_res lr;
 	struct sanlk_resource *res = &lr.res;
 	struct fence_holder who;
+	struct lease_leader leader;
 	int held = 0, rv;
 
 	if (holder != NULL)
@@ -142,8 +185,12 @@ int fence_acquire(struct fence *f, uint64_t *epoch, struct fence_holder *holder,
 		return fence_fail_sanlock(err, rv, "lease %s: acquiring %s for host id %u (%s)",
 		    f->lease_path, FENCE_RESOURCE_NAME, f->host_id, f->host_name);
 
+	/* Named from the leader sector alone: fence_owner would read the whole
+	 * lease area again, after the ballot that just read it. */
 	memset(&who, 0, sizeof(who));
-	if (fence_owner(f, &who, NULL, NULL, NULL) == 0 && who.host_id != 0) {
+	if (lease_read_leader(f->lease_path, f->group, &leader) == 0)
+		hostrec_fill(f->store_dir, leader.owner_id, &who);
+	if (who.host_id != 0) {
 		if (holder != NULL)
 			*holder = who;
 		return fence_fail(err, -FENCE_EHELD, "lease %s: %s is held by host id %" PRIu64

@@ -127,6 +127,14 @@ static void agent_command(struct fence *f, char *line)
 			    who.name[0] ? who.name : "-");
 		else
 			agent_err(&err);
+	} else if (strcmp(cmd, "busy") == 0) {
+		struct fence_holder who;
+		int busy = fence_lease_busy(f, &who, &err);
+		if (busy >= 0)
+			printf("OK busy %d holder %llu name %s\n", busy, (unsigned long long)who.host_id,
+			    who.name[0] ? who.name : "-");
+		else
+			agent_err(&err);
 	} else if (strcmp(cmd, "health") == 0) {
 		struct fence_health h;
 		if (fence_lease_health(f, &h, &err) == 0)

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,65 @@ static void join_both(struct agent *a, struct agent *b)
 	    answer_num(r, "polls", 0));
 }
 
+/*
+ * sanlock may release a lease without writing its leader (when another
+ * host wrote the leader last): then only the RELEASED flag in the owner's
+ * dblock for that lease version says so, and fence_lease_busy must read it
+ * there.  Shown on a copy of the lease (host1 holding) given to a handle of
+ * host2's, so the real lease is never touched: the copy's leader names
+ * host1, alive in host2's sanlock.
+ */
+static void check_busy_released(void)
+{
+	static struct hosts copy;
+	struct agent c;
+	char path[PATH_MAX + 32];
+	unsigned char *lease;
+	size_t len = 0;
+	const char *r;
+	off_t dblock = FENCE_RESOURCE_OFFSET + 2 * 512;   /* host id 1's dblock */
+	uint64_t lver;
+
+	copy = hs;
+	snprintf(copy.store, sizeof(copy.store), "%s/copy", hs.tmp);
+	snprintf(path, sizeof(path), "%s/hosts", copy.store);
+	if (mkdir(copy.store, 0755) < 0 || mkdir(path, 0755) < 0) {
+		ok(0, "mkdir %s: %s", path, strerror(errno));
+		return;
+	}
+	lease = (unsigned char *)tu_read_file(hs.lease, &len);
+	if (lease == NULL || len < FENCE_LEASE_SIZE) {
+		ok(0, "read %s", hs.lease);
+		free(lease);
+		return;
+	}
+	memcpy(&lver, lease + FENCE_RESOURCE_OFFSET + 48, 8);   /* the leader's lver */
+	snprintf(path, sizeof(path), "%s/lease", copy.store);
+	tu_write_file(path, lease, len);
+	r = agent_start(&c, &copy, &copy.host[2], 2, NULL, NULL);
+	is_str(r, "READY", "a handle of host2's on the copy");
+	r = agent_cmd(&c, "busy", 5000);
+	ok(has(r, "OK busy 1 holder 1"), "the copy: host1 holds it: %s", r);
+
+	/* host1's dblock: inp = 1, lver = the leader's, flags RELEASED. */
+	memset(lease + dblock + 16, 0, 8);
+	lease[dblock + 16] = 1;
+	memcpy(lease + dblock + 40, &lver, 8);
+	lease[dblock + 52] |= 1;
+	tu_write_file(path, lease, len);
+	r = agent_cmd(&c, "busy", 5000);
+	ok(has(r, "OK busy 0"), "host1's dblock says it released this lease version: not busy: %s", r);
+
+	/* A release of an older lease version says nothing of this one. */
+	lver--;
+	memcpy(lease + dblock + 40, &lver, 8);
+	tu_write_file(path, lease, len);
+	r = agent_cmd(&c, "busy", 5000);
+	ok(has(r, "OK busy 1 holder 1"), "a release of the previous lease version does not count: %s", r);
+	agent_stop(&c);
+	free(lease);
+}
+
 int main(void)
 {
 	struct agent a, b, c;
@@ -277,6 +337,8 @@ int main(void)
 	ok(has(r, "not joined"), "... saying so: %s", r);
 	agent_stop(&c);
 
+	r = expect_ok(&b, "busy", 5000, "host2 looks at the free lease");
+	ok(has(r, "OK busy 0"), "... a free lease is not busy: %s", r);
 	r = expect_ok(&a, "acquire", 10000, "host1 acquires");
 	e1 = (uint64_t)answer_num(r, "epoch", 0);
 	ok(e1 > 0, "epoch %llu", (unsigned long long)e1);
@@ -289,6 +351,10 @@ int main(void)
 	ok(has(r, "(host1)"), "... and its name: %s", r);
 	r = agent_cmd(&b, "release", 5000);
 	is_int(answer_num(r, "code", 0), -FENCE_ENOTHELD, "host2 cannot release what it lacks");
+	r = agent_cmd(&b, "busy", 5000);
+	ok(has(r, "OK busy 1 holder 1 name host1"),
+	    "host2's look at the leader finds host1 alive and holding, without a ballot: %s", r);
+	check_busy_released();
 
 	r = expect_ok(&a, "health", 5000, "health of the holder");
 	ok(answer_num(r, "left_ms", 0) > 0 && answer_num(r, "age_ms", -1) >= 0 &&
@@ -306,6 +372,8 @@ int main(void)
 	    "min left %lld ms)", max_age, min_left);
 
 	expect_ok(&a, "release", 5000, "host1 releases");
+	r = agent_cmd(&b, "busy", 5000);
+	ok(has(r, "OK busy 0"), "a released lease is not busy, though its last holder lives: %s", r);
 	e2 = acquire_within(&b, 5000, &took);
 	ok(e2 > e1, "host2 acquires with a greater epoch (%llu > %llu)", (unsigned long long)e2,
 	    (unsigned long long)e1);
@@ -341,6 +409,12 @@ int main(void)
 	a.pid = 0;
 	close(a.to_fd);
 	close(a.from_fd);
+	r = agent_cmd(&b, "busy", 5000);
+	for (int i = 0; i < 40 && !has(r, "OK busy 0"); i++) {
+		tu_sleep_ms(50);
+		r = agent_cmd(&b, "busy", 5000);
+	}
+	ok(has(r, "OK busy 0"), "sanlock freed the dead holder's lease: not busy within 2 s: %s", r);
 	e2 = acquire_within(&b, 2000, &took);
 	ok(e2 > e1 && took <= 2000, "host2 acquires within 2 s (%llu ms, epoch %llu > %llu)",
 	    (unsigned long long)took, (unsigned long long)e2, (unsigned long long)e1);
