@@ -43,6 +43,10 @@
 /* A standby retries the lease this often (the lease is free at once when
  * its holder releases it or dies), capped by poll_interval. */
 #define DAEMON_ACQUIRE_RETRY_MS 150
+/* Between two retries, a standby first looks whether a live host holds the
+ * lease (fence_lease_busy: one sector read) and tries only when none does;
+ * but it tries for real at least this often, whatever the look says. */
+#define DAEMON_ACQUIRE_BALLOT_MS 10000
 /* After a demote or a failed catch-up, this host waits this long before
  * trying again, so that another host takes over first. */
 #define DAEMON_ACQUIRE_HOLDOFF_MS 3000
@@ -148,6 +152,7 @@ struct daemon {
 	atomic_uint_fast64_t ack_epoch;    /* what ack_check accepts (0: nothing) */
 	char lease_holder[FENCE_HOST_NAME_MAX + 1];
 	uint64_t acquire_at, lease_check_at, join_check_at;
+	uint64_t ballot_at;                /* CLOCK_MONOTONIC ms of the last real acquire */
 	uint64_t lease_error_since;
 	/* lease confirmations for ack_check (daemon_lease.c), under lw_lock */
 	pthread_mutex_t lw_lock;

@@ -238,6 +238,23 @@ void daemon_lease_try_acquire(struct daemon *d)
 	int rc;
 
 	memset(&holder, 0, sizeof(holder));
+	/* A failed ballot reads the whole lease area: a few standbys retrying
+	 * every poll_interval would read tens of MB/s from the shared storage
+	 * the active commits to.  A look at the leader sector tells whether
+	 * a live host holds it; a promote request always tries for real. */
+	if (!d->promote_asked && d->ballot_at != 0 &&
+	    daemon_now_ms() - d->ballot_at < DAEMON_ACQUIRE_BALLOT_MS) {
+		rc = fence_lease_busy(d->fence, &holder, &err);
+		if (rc == 1) {
+			if (holder.name[0] != '\0')
+				snprintf(d->lease_holder, sizeof(d->lease_holder), "%s", holder.name);
+			daemon_event(d, ROLE_EV_LEASE_REFUSED);
+			return;
+		}
+		if (rc < 0)
+			log_debug("lease: cannot tell whether it is free, trying: %s", err.msg);
+	}
+	d->ballot_at = daemon_now_ms();
 	rc = fence_acquire(d->fence, &epoch, &holder, &err);
 	if (rc == 0) {
 		memset(&d->failover, 0, sizeof(d->failover));

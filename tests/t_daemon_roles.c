@@ -85,6 +85,61 @@ static void restart_all(void)
 			tap_bail("cannot restart ssfmd on host%d (log %s)", i, g.d[i].log);
 }
 
+/* ---- what standbys cost the shared storage -------------------------------- */
+
+/* Bytes a process has read from storage (/proc/PID/io read_bytes), or -1. */
+static long long proc_read_bytes(pid_t pid)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "read_bytes: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * A standby retries the lease every poll_interval (50 ms here).  Each real
+ * try is a sanlock ballot that reads the whole 1 MiB lease area (and
+ * naming the holder read it again): about 40 MB/s per standby from the
+ * storage the active commits to.  A standby now looks at the leader sector
+ * and runs a ballot only when the lease is free or its holder dead (and
+ * every 10 s), so its sanlock daemon reads little more than its own delta
+ * lease renewals (the 1 MiB lockspace every 2 s at io_timeout 1).
+ */
+static void check_standby_lease_io(int a)
+{
+	long long before[HOSTS_MAX + 1], after;
+	const int seconds = 5;
+	const long long bound = 10LL << 20;
+
+	for (int i = 1; i <= g.n; i++)
+		if (i != a)
+			dg_wait_role(&g, i, "STANDBY", 30000);
+	for (int i = 1; i <= g.n; i++)
+		before[i] = proc_read_bytes(g.hs.host[i].sanlock_pid);
+	tu_sleep_ms(seconds * 1000);
+	for (int i = 1; i <= g.n; i++) {
+		after = proc_read_bytes(g.hs.host[i].sanlock_pid);
+		if (i == a) {
+			tap_diag("MEASURED the active's sanlock read %lld KiB in %d s",
+			    (after - before[i]) >> 10, seconds);
+			continue;
+		}
+		ok(before[i] >= 0 && after >= before[i] && after - before[i] < bound,
+		    "standby host%d's sanlock read %lld KiB from storage in %d s of waiting for the lease "
+		    "(bound %lld KiB)", i, (after - before[i]) >> 10, seconds, bound >> 10);
+	}
+	ok(dg_find_active(&g) == a, "and host%d stayed active", a);
+}
+
 /* ---- roles with auto_promote ---------------------------------------------- */
 
 static int check_auto(void)
@@ -408,6 +463,8 @@ int main(void)
 	dg_setup(&g, 3, "droles");
 	dg_start_all(&g);
 	a = check_auto();
+	if (a > 0)
+		check_standby_lease_io(a);
 	if (a > 0) {
 		b = switchover(a, 0);
 		if (b > 0) {
