@@ -57,6 +57,8 @@ static const struct conf_key conf_table[] = {
 	  "how a standby notices new journal files: auto, inotify or poll", OFF(watch) },
 	{ "poll_interval", CONF_DURATION, 10, 60000, "250", NULL, false,
 	  "how often a standby looks for the next journal file", OFF(poll_interval) },
+	{ "follow_delay", CONF_DURATION, 0, 1000, "5", NULL, false,
+	  "while writes stream in, a standby looks at the journal at most this often", OFF(follow_delay) },
 	{ "snapshot_ops", CONF_INT, 0, 1000000000, "100000", NULL, false,
 	  "write a snapshot after this many operations (0: never by count)", OFF(snapshot_ops) },
 	{ "snapshot_interval", CONF_DURATION, 0, 7 * DAY_MS, "300000", NULL, false,

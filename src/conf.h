@@ -66,6 +66,7 @@ struct conf {
 	bool auto_promote;
 	int watch;                      /* enum conf_watch */
 	long long poll_interval;        /* ms */
+	long long follow_delay;         /* ms */
 	long long snapshot_ops;
 	long long snapshot_interval;    /* ms; 0: never by time */
 	long long snapshot_keep;

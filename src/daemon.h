@@ -176,11 +176,15 @@ struct daemon {
 	/* following */
 	bool following;
 	uint64_t poll_at, gap_check_at;
-	atomic_bool inotify_woke;
+	atomic_bool inotify_woke;          /* set by the inotify thread, cleared by the loop */
+	pthread_mutex_t inotify_lock;      /* with inotify_cond: the thread waits for the loop */
+	pthread_cond_t inotify_cond;
+	atomic_uint_fast64_t follow_look_us; /* CLOCK_MONOTONIC: the last look at the journal */
 	pthread_t inotify_thread;
 	bool inotify_running;
 	atomic_bool inotify_stop;
 	uint64_t lag_ms, lag_seq;
+	uint64_t journal_looks;            /* store_follow calls: looks at the journal */
 	uint64_t digest_mismatches;
 	char blocked_file[512];
 
@@ -265,8 +269,14 @@ void daemon_lease_batch_start(void *arg, uint64_t epoch);
 
 /* daemon_follow.c */
 int daemon_follow_start(struct daemon *d);
+/* The follower's lock and condition, for the daemon's lifetime. */
+void daemon_follow_init(struct daemon *d);
+void daemon_follow_free(struct daemon *d);
 void daemon_follow_tick(struct daemon *d, uint64_t now);
 void daemon_follow_now(struct daemon *d);
+/* The loop's answer to the inotify thread's wake: follow, and let the
+ * thread watch again. */
+void daemon_follow_woken(struct daemon *d);
 void daemon_follow_stop(struct daemon *d);
 
 /* daemon_requests.c */

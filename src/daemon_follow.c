@@ -14,6 +14,17 @@
  * thread of ours waits in inotifytools_next_events (1 s at a time, to notice
  * the stop flag) and only wakes the loop through its eventfd.
  *
+ * While writes stream in, one look per batch would cost the active more
+ * than the hot copy is worth: on a host shared with the active (or a disk
+ * shared with it) every wake of a standby takes a core or a queue slot the
+ * active's commit pipeline was about to use.  So the looks are spaced at
+ * least follow_delay apart: the thread, told of a new name sooner than that
+ * after the last look, sleeps out the rest before it wakes the loop, and
+ * after waking it waits until the loop has looked before it reads the next
+ * events.  A look then applies every batch that appeared meanwhile, and a
+ * standby wakes about once per follow_delay, not once per batch.  A write
+ * after a quiet spell is still seen at once: the last look is long past.
+ *
  * Lag, as reported by status:
  *   lag_ms   the time this host applied the last batch minus the batch's
  *            commit time (the writer's CLOCK_REALTIME: clocks must agree).
@@ -30,10 +41,48 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 #include <inotifytools/inotifytools.h>
 
 #include "log.h"
+
+static uint64_t follow_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Sleep until follow_delay has passed since the loop's last look. */
+static void follow_space_out(struct daemon *d)
+{
+	uint64_t due = atomic_load(&d->follow_look_us) + (uint64_t)d->cfg->follow_delay * 1000u;
+	uint64_t now = follow_now_us();
+	struct timespec ts;
+
+	if (now >= due)
+		return;
+	ts.tv_sec = (time_t)((due - now) / 1000000u);
+	ts.tv_nsec = (long)((due - now) % 1000000u) * 1000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Wait (1 s at a time, for the stop flag) until the loop has looked. */
+static void follow_wait_for_look(struct daemon *d)
+{
+	pthread_mutex_lock(&d->inotify_lock);
+	while (atomic_load(&d->inotify_woke) && !atomic_load(&d->inotify_stop)) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&d->inotify_cond, &d->inotify_lock, &until);
+	}
+	pthread_mutex_unlock(&d->inotify_lock);
+}
 
 static void *daemon_follow_inotify_main(void *arg)
 {
@@ -49,10 +98,13 @@ static void *daemon_follow_inotify_main(void *arg)
 		 * once per batch rather than once per step of the commit. */
 		if (ev->len > 0 && ev->name[0] == '.')
 			continue;
-		/* One wake until the loop has looked: it reads every batch that
-		 * exists, however many names appeared meanwhile. */
-		if (!atomic_exchange(&d->inotify_woke, true))
-			daemon_wake(d);
+		/* The loop's look starts after it clears inotify_woke, so it
+		 * reads every name reported before then: one wake, then no
+		 * reading of events until that look. */
+		follow_space_out(d);
+		atomic_store(&d->inotify_woke, true);
+		daemon_wake(d);
+		follow_wait_for_look(d);
 	}
 	return NULL;
 }
@@ -94,6 +146,23 @@ static const char *daemon_follow_network_fs(const char *dir)
 	return NULL;
 }
 
+void daemon_follow_init(struct daemon *d)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&d->inotify_lock, NULL);
+	pthread_cond_init(&d->inotify_cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void daemon_follow_free(struct daemon *d)
+{
+	pthread_cond_destroy(&d->inotify_cond);
+	pthread_mutex_destroy(&d->inotify_lock);
+}
+
 int daemon_follow_start(struct daemon *d)
 {
 	char journal[4096], epochs[4096];
@@ -127,6 +196,7 @@ int daemon_follow_start(struct daemon *d)
 		return 0;
 	}
 	atomic_store(&d->inotify_stop, false);
+	atomic_store(&d->inotify_woke, false);
 	rc = pthread_create(&d->inotify_thread, NULL, daemon_follow_inotify_main, d);
 	if (rc != 0) {
 		inotifytools_cleanup();
@@ -143,7 +213,10 @@ void daemon_follow_stop(struct daemon *d)
 {
 	if (!d->inotify_running)
 		return;
+	pthread_mutex_lock(&d->inotify_lock);
 	atomic_store(&d->inotify_stop, true);
+	pthread_cond_signal(&d->inotify_cond);
+	pthread_mutex_unlock(&d->inotify_lock);
 	pthread_join(d->inotify_thread, NULL);
 	inotifytools_cleanup();
 	d->inotify_running = false;
@@ -157,6 +230,8 @@ void daemon_follow_now(struct daemon *d)
 
 	if (!d->following || d->snap_running)
 		return;
+	atomic_store(&d->follow_look_us, follow_now_us());
+	d->journal_looks++;
 	memset(&fr, 0, sizeof(fr));
 	rc = store_follow(d->st, &fr, &err);
 	if (rc == -STORE_EDIGEST) {
@@ -185,6 +260,17 @@ void daemon_follow_now(struct daemon *d)
 	} else if (fr.blocked == 0) {
 		d->blocked_file[0] = '\0';
 	}
+}
+
+void daemon_follow_woken(struct daemon *d)
+{
+	if (!atomic_load(&d->inotify_woke))
+		return;
+	pthread_mutex_lock(&d->inotify_lock);
+	atomic_store(&d->inotify_woke, false);
+	pthread_cond_signal(&d->inotify_cond);
+	pthread_mutex_unlock(&d->inotify_lock);
+	daemon_follow_now(d);
 }
 
 void daemon_follow_tick(struct daemon *d, uint64_t now)

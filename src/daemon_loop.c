@@ -216,8 +216,7 @@ int daemon_loop_run(struct daemon *d)
 			case DAEMON_TAG_WAKE:
 				while (read(d->wakefd, &count, sizeof(count)) > 0)
 					;
-				if (atomic_exchange(&d->inotify_woke, false))
-					daemon_follow_now(d);
+				daemon_follow_woken(d);
 				if (atomic_load(&d->commit_failed) && d->role.role == ROLE_ACTIVE) {
 					atomic_store(&d->commit_failed, false);
 					daemon_event(d, ROLE_EV_COMMIT_FAILED);

@@ -206,6 +206,7 @@ json_t *daemon_status_json(struct daemon *d)
 	json_object_set_new(o, "snapshot_seq", json_integer((json_int_t)info.snapshot_seq));
 	json_object_set_new(o, "snapshots_written", json_integer((json_int_t)d->snapshots_written));
 	json_object_set_new(o, "digest_mismatches", json_integer((json_int_t)d->digest_mismatches));
+	json_object_set_new(o, "journal_looks", json_integer((json_int_t)d->journal_looks));
 	json_object_set_new(o, "lease_holder", d->lease_holder[0] ? json_string(d->lease_holder) :
 	    json_null());
 	json_object_set_new(o, "active_host", active ? json_string(active) : json_null());

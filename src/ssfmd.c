@@ -262,6 +262,7 @@ static int ssfmd_run(struct conf *cfg, int ready_fd)
 		return 1;
 	d->cfg = cfg;
 	pthread_mutex_init(&d->watch_lock, NULL);
+	daemon_follow_init(d);
 	d->history = calloc(DAEMON_HISTORY_OPS, sizeof(*d->history));
 	role_init(&d->role, cfg->auto_promote);
 	d->started_ms = d->role_since_ms = daemon_wall_ms();
@@ -298,6 +299,7 @@ out:
 	free(d->snap_reqs);
 	daemon_loop_close(d);
 	pthread_mutex_destroy(&d->watch_lock);
+	daemon_follow_free(d);
 	log_info("ssfmd stopped (exit status %d)", rc);
 	free(d);
 	return rc;

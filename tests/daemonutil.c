@@ -86,6 +86,18 @@ void dg_conf(struct dgroup *g, int i, const char *fmt, ...)
 	}
 }
 
+/* 1 when host i's extra lines set key (then the default line is left out:
+ * a key given twice is an error). */
+static int dg_sets(const struct dhost *d, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int k = 0; k < d->nlines; k++)
+		if (strncmp(d->lines[k], key, n) == 0 && (d->lines[k][n] == ' ' || d->lines[k][n] == '='))
+			return 1;
+	return 0;
+}
+
 static int dg_write_conf(struct dgroup *g, int i)
 {
 	struct dhost *d = &g->d[i];
@@ -100,7 +112,11 @@ static int dg_write_conf(struct dgroup *g, int i)
 	fprintf(f, "group = %s\nhost = %s\nhost_id = %d\nstore = %s\n",
 	    g->hs.group, d->h->name, d->h->id, g->hs.store);
 	fprintf(f, "socket = %s\npid_file = %s\n", d->sock, d->pid_file);
-	fprintf(f, "io_timeout = %d\npoll_interval = 50\nlog_level = info\n", DG_IO_TIMEOUT);
+	fprintf(f, "io_timeout = %d\n", DG_IO_TIMEOUT);
+	if (!dg_sets(d, "poll_interval"))
+		fprintf(f, "poll_interval = 50\n");
+	if (!dg_sets(d, "log_level"))
+		fprintf(f, "log_level = info\n");
 	fprintf(f, "lease_lost_program = %s\n", g->lease_lost);
 	for (int k = 0; k < d->nlines; k++)
 		fprintf(f, "%s\n", d->lines[k]);
