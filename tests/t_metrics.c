@@ -156,6 +156,7 @@ int main(void)
 {
 	char key[64], line[4300];
 	json_t *s1, *s2;
+	double new_epoch;
 	uint64_t version = 0;
 	int rc;
 
@@ -241,9 +242,14 @@ int main(void)
 		ok(fabs(sum - total) < 1e-6 && total < 60, "host2: phases add up to %g s (%g)",
 		    total, sum);
 	}
+	new_epoch = sample(s2, "ssfm_epoch");
 	json_decref(s2);
 
-	s1 = agreeing_metrics(1, "ssfm_role{role=\"STANDBY\"}", 1);
+	/* host1's file says STANDBY as soon as it demotes, before host2's seal
+	 * exists: wait until it has applied that seal, so that the file and
+	 * status describe the same state. */
+	s1 = agreeing_metrics(1, "ssfm_epoch", new_epoch);
+	is_int((int)sample(s1, "ssfm_role{role=\"STANDBY\"}"), 1, "host1: a standby");
 	is_int((int)sample(s1, "ssfm_hook_failures_total{hook=\"hook_stop\"}"), 1,
 	    "host1: the failed hook_stop is counted");
 	is_int((int)sample(s1, "ssfm_hook_failures_total{hook=\"hook_start\"}"), 0,
