@@ -148,8 +148,11 @@ static void bench_switchover(uint64_t *median_ms, int kill_it)
 			ssfm_close(c);
 		}
 		b = put_anywhere(a % g.n + 1, key, 60000);
-		if (b > 0 && b != a)
-			t[n++] = tu_now_ms() - t0;
+		if (b > 0 && b != a) {
+			t[n] = tu_now_ms() - t0;
+			printf("    round %d: host%d to host%d in %" PRIu64 " ms\n", r, a, b, t[n]);
+			n++;
+		}
 		else
 			printf("  round %d: no other host took a write within 60 s\n", r);
 		if (kill_it && dg_start(&g, a) == 0)
@@ -509,13 +512,13 @@ static void standbys_signal(int active, int sig)
 int main(int argc, char **argv)
 {
 	uint64_t sw = 0, kl = 0, l50, l99, p50, p99, standby_cpu;
-	double with2, with0 = 0, with0_stopped, store0 = 0, ratio = 0, cost;
+	double with2 = 0, with0 = 0, with0_stopped = 0, store0 = 0, ratio = 0, cost = 0;
 	double pair_ratio[PAIRS], pair_d[PAIRS], pair_s[PAIRS];
 	double pair_cost[PAIRS], pair_w2[PAIRS], pair_w0[PAIRS];
 	int r_cost, r_ratio;
 	struct follow_cost fc0, fc1;
 	char fig[200];
-	int a, failover = 1;
+	int a, failover = 1, throughput = 1;
 
 	for (int k = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--quick") == 0) {
@@ -533,6 +536,8 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[k], "--throughput-only") == 0) {
 			failover = 0;
+		} else if (strcmp(argv[k], "--failover-only") == 0) {
+			throughput = 0;
 		} else if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc) {
 			run_seconds = strtod(argv[++k], NULL);
 			if (!(run_seconds > 0 && run_seconds <= 3600)) {
@@ -540,7 +545,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: bench_failover [--quick] [--seconds N] [--clients N] [--throughput-only]\n");
+			fprintf(stderr, "usage: bench_failover [--quick] [--seconds N] [--clients N] [--throughput-only | --failover-only]\n");
 			return 2;
 		}
 	}
@@ -560,41 +565,43 @@ int main(int argc, char **argv)
 		bench_switchover(&kl, 1);
 		bench_lag(&l50, &l99);
 	}
-	a = dg_wait_active(&g, 0, 60000);
 	standby_cpu = UINT64_MAX;
-	for (int r = 0; r < PAIRS; r++) {
+	if (throughput) {
+		a = dg_wait_active(&g, 0, 60000);
+		for (int r = 0; r < PAIRS; r++) {
+			standbys_signal(a, SIGCONT);
+			dg_wait_caught_up(&g, a, 30000);
+			follow_cost_mark(&fc0, a);
+			pair_w2[r] = bench_throughput("2 standbys following:", &p50, &p99);
+			follow_cost_mark(&fc1, a);
+			if (r == 0)
+				standby_cpu = follow_cost_report(&fc0, &fc1, a);
+			standbys_signal(a, SIGSTOP);
+			pair_w0[r] = bench_throughput("2 standbys stopped:", &p50, &p99);
+			pair_cost[r] = pair_w0[r] > 0 ? 100.0 * (pair_w0[r] - pair_w2[r]) / pair_w0[r] : 0.0;
+		}
 		standbys_signal(a, SIGCONT);
-		dg_wait_caught_up(&g, a, 30000);
-		follow_cost_mark(&fc0, a);
-		pair_w2[r] = bench_throughput("2 standbys following:", &p50, &p99);
-		follow_cost_mark(&fc1, a);
-		if (r == 0)
-			standby_cpu = follow_cost_report(&fc0, &fc1, a);
-		standbys_signal(a, SIGSTOP);
-		pair_w0[r] = bench_throughput("2 standbys stopped:", &p50, &p99);
-		pair_cost[r] = pair_w0[r] > 0 ? 100.0 * (pair_w0[r] - pair_w2[r]) / pair_w0[r] : 0.0;
-	}
-	standbys_signal(a, SIGCONT);
-	r_cost = median_index(pair_cost, PAIRS);
-	with2 = pair_w2[r_cost];
-	cost = pair_cost[r_cost];
-	with0_stopped = pair_w0[r_cost];
-	for (int i = 1; i <= g.n; i++)
-		if (i != a)
-			dg_signal(&g, i, SIGTERM);
-	for (int r = 0; r < PAIRS; r++) {
-		double d0 = bench_throughput("no standby:", &p50, &p99);
-		double s0 = bench_store_level(r);
+		r_cost = median_index(pair_cost, PAIRS);
+		with2 = pair_w2[r_cost];
+		cost = pair_cost[r_cost];
+		with0_stopped = pair_w0[r_cost];
+		for (int i = 1; i <= g.n; i++)
+			if (i != a)
+				dg_signal(&g, i, SIGTERM);
+		for (int r = 0; r < PAIRS; r++) {
+			double d0 = bench_throughput("no standby:", &p50, &p99);
+			double s0 = bench_store_level(r);
 
-		pair_ratio[r] = s0 > 0 ? 100.0 * d0 / s0 : 0.0;
-		pair_d[r] = d0;
-		pair_s[r] = s0;
+			pair_ratio[r] = s0 > 0 ? 100.0 * d0 / s0 : 0.0;
+			pair_d[r] = d0;
+			pair_s[r] = s0;
+		}
+		/* the pair with the median ratio gives every figure */
+		r_ratio = median_index(pair_ratio, PAIRS);
+		ratio = pair_ratio[r_ratio];
+		with0 = pair_d[r_ratio];
+		store0 = pair_s[r_ratio];
 	}
-	/* the pair with the median ratio gives every figure */
-	r_ratio = median_index(pair_ratio, PAIRS);
-	ratio = pair_ratio[r_ratio];
-	with0 = pair_d[r_ratio];
-	store0 = pair_s[r_ratio];
 	printf("targets:\n");
 	if (failover) {
 		snprintf(fig, sizeof(fig), "(median %" PRIu64 " ms)", sw);
@@ -604,18 +611,20 @@ int main(int argc, char **argv)
 		snprintf(fig, sizeof(fig), "(p99 %.2f ms)", (double)l99 / 1000.0);
 		target("standby lag p99 <= 20 ms", l99 != UINT64_MAX, l99 <= 20000, fig);
 	}
-	snprintf(fig, sizeof(fig), "%.1f%% (target >= 50%%: %.0f ops/s through the daemon, "
-	    "%.0f store_put; the median of %d pairs)", ratio, with0, store0, PAIRS);
-	target("daemon/store at 64 clients >= 50%", with0 > 0 && store0 > 0, ratio >= 50.0, fig);
-	if (standby_cpu != UINT64_MAX)
-		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
-		    "%.0f with them stopped, the median of %d pairs; a standby used %" PRIu64
-		    " ms CPU per 1000 batches)", cost, with2, with0_stopped, PAIRS, standby_cpu);
-	else
-		snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
-		    "%.0f with them stopped, the median of %d pairs)", cost, with2, with0_stopped,
-		    PAIRS);
-	target("standbys cost the active <= 5%", with0_stopped > 0 && with2 > 0, cost <= 5.0, fig);
+	if (throughput) {
+		snprintf(fig, sizeof(fig), "%.1f%% (target >= 50%%: %.0f ops/s through the daemon, "
+		    "%.0f store_put; the median of %d pairs)", ratio, with0, store0, PAIRS);
+		target("daemon/store at 64 clients >= 50%", with0 > 0 && store0 > 0, ratio >= 50.0, fig);
+		if (standby_cpu != UINT64_MAX)
+			snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
+			    "%.0f with them stopped, the median of %d pairs; a standby used %" PRIu64
+			    " ms CPU per 1000 batches)", cost, with2, with0_stopped, PAIRS, standby_cpu);
+		else
+			snprintf(fig, sizeof(fig), "%.1f%% (target <= 5%%: %.0f ops/s with two following, "
+			    "%.0f with them stopped, the median of %d pairs)", cost, with2, with0_stopped,
+			    PAIRS);
+		target("standbys cost the active <= 5%", with0_stopped > 0 && with2 > 0, cost <= 5.0, fig);
+	}
 	dg_stop(&g);
 	return 0;
 }
