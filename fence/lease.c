@@ -223,18 +223,29 @@ static int lease_read_sector(int fd, unsigned char *buf, off_t off, const char *
 	}
 }
 
+/* The lease file opened O_DIRECT for reading, with a sector buffer aligned
+ * for it (*buf, the caller frees it); the fd or -errno. */
+static int lease_open_direct(const char *lease_path, unsigned char **buf)
+{
+	int fd = open(lease_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (posix_memalign((void **)buf, 4096, LEASE_SECTOR) != 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
 int lease_read_delta_timestamp(const char *lease_path, unsigned host_id, uint64_t *timestamp)
 {
 	unsigned char *buf = NULL;
 	int fd, rc;
 
-	fd = open(lease_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	fd = lease_open_direct(lease_path, &buf);
 	if (fd < 0)
-		return -errno;
-	if (posix_memalign((void **)&buf, 4096, LEASE_SECTOR) != 0) {
-		close(fd);
-		return -ENOMEM;
-	}
+		return fd;
 	rc = lease_read_sector(fd, buf, (off_t)(host_id - 1) * LEASE_SECTOR, lease_path, NULL);
 	if (rc == 0 && lease_le(buf + LEASE_OFF_MAGIC, 4) != LEASE_DELTA_MAGIC)
 		rc = -FENCE_EUNINIT;
@@ -347,13 +358,9 @@ int lease_read_leader(const char *lease_path, const char *group, struct lease_le
 	unsigned char *buf = NULL;
 	int fd, rc;
 
-	fd = open(lease_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	fd = lease_open_direct(lease_path, &buf);
 	if (fd < 0)
-		return -errno;
-	if (posix_memalign((void **)&buf, 4096, LEASE_SECTOR) != 0) {
-		close(fd);
-		return -ENOMEM;
-	}
+		return fd;
 	rc = lease_read_sector(fd, buf, FENCE_RESOURCE_OFFSET, lease_path, NULL);
 	/* Only a leader of the on-disk version this was written against, for
 	 * this group's resource, is read; anything else is "cannot tell". */

@@ -148,13 +148,7 @@ static const char *daemon_follow_network_fs(const char *dir)
 
 void daemon_follow_init(struct daemon *d)
 {
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&d->inotify_lock, NULL);
-	pthread_cond_init(&d->inotify_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	daemon_lock_init(&d->inotify_lock, &d->inotify_cond);
 }
 
 void daemon_follow_free(struct daemon *d)

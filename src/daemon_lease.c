@@ -108,14 +108,9 @@ static void *daemon_lease_watch_main(void *arg)
 
 static int daemon_lease_watch_start(struct daemon *d)
 {
-	pthread_condattr_t ca;
 	int rc;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&d->lw_lock, NULL);
-	pthread_cond_init(&d->lw_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	daemon_lock_init(&d->lw_lock, &d->lw_cond);
 	d->lw_stop = false;
 	rc = pthread_create(&d->lw_thread, NULL, daemon_lease_watch_main, d);
 	if (rc != 0) {

@@ -246,3 +246,14 @@ int daemon_loop_run(struct daemon *d)
 	}
 	return 0;
 }
+
+void daemon_lock_init(pthread_mutex_t *lock, pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(lock, NULL);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}

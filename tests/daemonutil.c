@@ -278,6 +278,7 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 	memset(st, 0, sizeof(*st));
 	st->lag_ms = -1;
 	st->connections = -1;
+	st->journal_looks = -1;
 	rc = ssfm_connect(g->d[i].sock, &c);
 	if (rc == 0) {
 		ssfm_set_timeout(c, timeout_ms);
@@ -303,6 +304,8 @@ int dg_status(struct dgroup *g, int i, struct dg_status *st, int timeout_ms)
 		st->lag_ms = json_integer_value(json_object_get(o, "lag_ms"));
 	if (json_is_integer(json_object_get(o, "connections")))
 		st->connections = json_integer_value(json_object_get(o, "connections"));
+	if (json_is_integer(json_object_get(o, "journal_looks")))
+		st->journal_looks = json_integer_value(json_object_get(o, "journal_looks"));
 	dig = json_object_get(o, "digest");
 	if (json_is_string(dig)) {
 		st->has_digest = 1;

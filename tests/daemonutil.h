@@ -64,6 +64,7 @@ struct dg_status {
 	int has_digest;
 	uint64_t digest;
 	int64_t connections;             /* control connections open (-1: not said) */
+	int64_t journal_looks;           /* a standby's looks at the journal (-1: not said) */
 };
 
 /*

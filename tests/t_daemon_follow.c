@@ -19,7 +19,6 @@
 #include "tap.h"
 #include "testutil.h"
 
-#include <jansson.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,27 +31,16 @@
 
 static struct dgroup g;
 
-/* Host i's status field, or -1. */
-static long long status_field(int i, const char *field)
+/* Host i's looks at the journal and applied sequence number (-1: unknown). */
+static void looks_and_seq(int i, long long *looks, long long *seq)
 {
-	ssfm_client *c = NULL;
-	char *text = NULL;
-	json_t *o = NULL;
-	long long v = -1;
-	int rc = ssfm_connect(g.d[i].sock, &c);
+	struct dg_status st;
 
-	if (rc == SSFM_OK) {
-		ssfm_set_timeout(c, 2000);
-		rc = ssfm_status(c, &text);
+	*looks = *seq = -1;
+	if (dg_status(&g, i, &st, 2000) == 0) {
+		*looks = st.journal_looks;
+		*seq = (long long)st.applied_seq;
 	}
-	ssfm_close(c);
-	if (rc == SSFM_OK)
-		o = json_loads(text, 0, NULL);
-	free(text);
-	if (json_is_integer(json_object_get(o, field)))
-		v = (long long)json_integer_value(json_object_get(o, field));
-	json_decref(o);
-	return v;
 }
 
 /* Milliseconds from a put on the active until the standby reads it, or -1. */
@@ -83,9 +71,9 @@ static void stream(int a, int b, const char *prefix, long long *looks, long long
 {
 	struct dwriters w;
 	char log[PATH_MAX];
-	long long looks0 = status_field(b, "journal_looks");
-	long long seq0 = status_field(b, "applied_seq");
+	long long looks0, seq0, looks1, seq1;
 
+	looks_and_seq(b, &looks0, &seq0);
 	snprintf(log, sizeof(log), "%s/%s.acks", g.hs.tmp, prefix);
 	if (dw_start(&w, &g, 4, prefix, log, 0) != 0) {
 		*looks = *ops = -1;
@@ -97,8 +85,9 @@ static void stream(int a, int b, const char *prefix, long long *looks, long long
 	    (unsigned long long)dw_acks(&w));
 	dw_free(&w);
 	ok(dg_wait_caught_up(&g, a, 30000), "%s: the standby caught up", prefix);
-	*looks = status_field(b, "journal_looks") - looks0;
-	*ops = status_field(b, "applied_seq") - seq0;
+	looks_and_seq(b, &looks1, &seq1);
+	*looks = looks0 >= 0 && looks1 >= 0 ? looks1 - looks0 : -1;
+	*ops = seq0 >= 0 && seq1 >= 0 ? seq1 - seq0 : -1;
 }
 
 static int start_standby(int b, long long delay_ms)
