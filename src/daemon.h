@@ -47,6 +47,9 @@
  * lease (fence_lease_busy: one sector read) and tries only when none does;
  * but it tries for real at least this often, whatever the look says. */
 #define DAEMON_ACQUIRE_BALLOT_MS 10000
+/* A standby that keeps failing to read the journal warns at most this often
+ * (the first failure at once). */
+#define DAEMON_FOLLOW_WARN_MS 60000
 /* After a demote or a failed catch-up, this host waits this long before
  * trying again, so that another host takes over first. */
 #define DAEMON_ACQUIRE_HOLDOFF_MS 3000
@@ -185,6 +188,9 @@ struct daemon {
 	atomic_bool inotify_stop;
 	uint64_t lag_ms, lag_seq;
 	uint64_t journal_looks;            /* store_follow calls: looks at the journal */
+	uint64_t follow_failures;          /* failed looks in a row */
+	uint64_t follow_failures_logged;   /* ... of which the last warning told */
+	uint64_t follow_warn_at;           /* CLOCK_MONOTONIC ms: next warning allowed */
 	uint64_t digest_mismatches;
 	char blocked_file[512];
 

@@ -216,6 +216,26 @@ void daemon_follow_stop(struct daemon *d)
 	d->inotify_running = false;
 }
 
+/* A storage that stays unreadable fails every look (every poll_interval):
+ * the first failure is logged at once, then a warning at most every
+ * DAEMON_FOLLOW_WARN_MS, saying how many looks failed meanwhile. */
+static void daemon_follow_failed(struct daemon *d, const char *why)
+{
+	uint64_t now = daemon_now_ms();
+
+	d->follow_failures++;
+	if (d->follow_failures > 1 && now < d->follow_warn_at)
+		return;
+	if (d->follow_failures == 1)
+		log_warnx("follow: %s", why);
+	else
+		log_warnx("follow: %s (%" PRIu64 " looks failed since the last warning; "
+		    "warning at most every %d s)", why,
+		    d->follow_failures - d->follow_failures_logged, DAEMON_FOLLOW_WARN_MS / 1000);
+	d->follow_failures_logged = d->follow_failures;
+	d->follow_warn_at = now + DAEMON_FOLLOW_WARN_MS;
+}
+
 void daemon_follow_now(struct daemon *d)
 {
 	struct store_follow_result fr;
@@ -237,8 +257,13 @@ void daemon_follow_now(struct daemon *d)
 		return;
 	}
 	if (rc < 0) {
-		log_warnx("follow: %s", err.msg);
+		daemon_follow_failed(d, err.msg);
 		return;
+	}
+	if (d->follow_failures > 0) {
+		log_info("follow: reading the journal again after %" PRIu64 " failed looks",
+		    d->follow_failures);
+		d->follow_failures = d->follow_failures_logged = 0;
 	}
 	if (fr.batches > 0) {
 		uint64_t now = daemon_wall_ms();

@@ -238,20 +238,66 @@ static int snapshot_on(int i, uint64_t *seq)
 /* While the writers go on: a standby that cannot read the journal for a
  * while catches up afterwards; a snapshot that cannot be made durable is an
  * error for whoever asked, and nothing more. */
+/* Host i's log size, and how often needle occurs in it from offset on. */
+static size_t log_size(int i)
+{
+	size_t len = 0;
+	char *text = tu_read_file(g.d[i].log, &len);
+
+	free(text);
+	return text != NULL ? len : 0;
+}
+
+static int log_count(int i, size_t from, const char *needle)
+{
+	size_t len = 0;
+	char *text = tu_read_file(g.d[i].log, &len);
+	int n = 0;
+
+	for (const char *p = text != NULL && from < len ? text + from : NULL;
+	    p != NULL && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+/* The number after the first needle in host i's log from offset on, or -1. */
+static long long log_number_after(int i, size_t from, const char *needle)
+{
+	size_t len = 0;
+	char *text = tu_read_file(g.d[i].log, &len);
+	const char *p = text != NULL && from < len ? strstr(text + from, needle) : NULL;
+	long long n = p != NULL ? strtoll(p + strlen(needle), NULL, 10) : -1;
+
+	free(text);
+	return n;
+}
+
 static void check_standby_and_snapshot(struct dwriters *w)
 {
-	int a = dg_wait_active(&g, 0, 30000), s = a == 1 ? 2 : 1, rc;
+	int a = dg_wait_active(&g, 0, 30000), s = a == 1 ? 2 : 1, rc, warnings;
+	long long failed;
 	uint64_t acks, seq = 0;
+	size_t log_from;
 
 	if (a <= 0)
 		return;
 	acks = dw_acks(w);
+	log_from = log_size(s);
 	ok(fault_ctrl(s, "enable name=store/apply/read,failinfo=5") == 0,
 	    "host%d (standby): store/apply/read fails with EIO", s);
 	ok(dw_wait_acks(w, acks + 30, 30000), "the active goes on acknowledging");
+	/* Some 40 looks (poll_interval 50 ms) fail meanwhile. */
+	tu_sleep_ms(2000);
 	ok(fault_ctrl(s, "disable name=store/apply/read") == 0, "host%d: store/apply/read disabled", s);
 	ok(dg_running(&g, s), "host%d's ssfmd is still running", s);
 	ok(dg_wait_caught_up(&g, a, 30000), "host%d catches up with host%d afterwards", s, a);
+	warnings = log_count(s, log_from, "warning: follow: ");
+	ok(warnings == 1, "host%d warned of its failed looks once, not once per look (%d)", s,
+	    warnings);
+	failed = log_number_after(s, log_from, "follow: reading the journal again after ");
+	ok(failed > 1, "host%d logged that it reads the journal again, after %lld failed looks", s,
+	    failed);
 
 	ok(fault_ctrl(a, "enable name=store/snapshot/fdatasync,failinfo=5") == 0,
 	    "host%d: store/snapshot/fdatasync fails with EIO", a);
