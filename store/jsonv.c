@@ -8,6 +8,32 @@
 #include "jsonv.h"
 
 #include <stdint.h>
+#include <string.h>
+
+#define JSONV_ONES 0x0101010101010101ull
+#define JSONV_HIGHS 0x8080808080808080ull
+
+/*
+ * Nonzero when any of the 8 bytes in w needs a closer look inside a string:
+ * a control character (< 0x20), a quote, a backslash or a non-ASCII byte.
+ * Values are mostly long runs of plain ASCII; checking a word at a time
+ * makes validating them several times cheaper, for the active and for
+ * every standby that applies the same bytes again.
+ */
+static uint64_t jsonv_word_special(uint64_t w)
+{
+	uint64_t below_space = (w - JSONV_ONES * 0x20) & ~w;
+	uint64_t quote = w ^ (JSONV_ONES * '"');
+	uint64_t backslash = w ^ (JSONV_ONES * '\\');
+
+	quote = (quote - JSONV_ONES) & ~quote;
+	backslash = (backslash - JSONV_ONES) & ~backslash;
+	/* The borrow tricks never miss a byte below 0x80; they may flag an
+	 * innocent byte after a true one (or where w has a high bit, which
+	 * is flagged anyway), and a false flag only sends the caller to its
+	 * byte-at-a-time loop. */
+	return (below_space | quote | backslash | w) & JSONV_HIGHS;
+}
 
 /*
  * Length of the well-formed UTF-8 sequence at p[0..len) (Unicode 15, table
@@ -54,6 +80,14 @@ int jsonv_utf8(const char *data, size_t len, size_t *err_offset)
 	size_t i = 0;
 
 	while (i < len) {
+		if (len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if ((w & JSONV_HIGHS) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] < 0x80) {
 			i++;
 			continue;
@@ -116,6 +150,13 @@ static int jsonv_string(struct jsonv_state *s)
 	size_t i = s->pos + 1;
 
 	for (;;) {
+		while (s->len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (jsonv_word_special(w) != 0)
+				break;
+			i += 8;
+		}
 		if (i >= s->len)
 			return jsonv_fail(s, s->len, "unterminated string");
 		unsigned char c = p[i];

@@ -506,9 +506,57 @@ static void check_prefixes(void)
 	is_int(bad, 0, "every prefix of every seed: error offsets within the input");
 }
 
+/*
+ * Strings and keys are checked eight bytes at a time: one byte of every
+ * value 0..255 at every offset of a long plain run (so in every lane of a
+ * word, and in the tail the word loop leaves) must be judged exactly as
+ * byte by byte, with the same error offset.
+ */
+static void check_every_byte_in_every_lane(void)
+{
+	enum { RUN = 40 };
+	char text[RUN + 2];
+	int wrong_string = 0, wrong_utf8 = 0;
+
+	for (int pos = 0; pos < RUN; pos++) {
+		for (int b = 0; b < 256; b++) {
+			size_t off = (size_t)-1, want_off;
+			const char *why = NULL;
+			int want_valid = b >= 0x20 && b <= 0x7F && b != '"' && b != '\\';
+			int rc;
+
+			memset(text, 'a', sizeof(text));
+			text[0] = '"';
+			text[1 + pos] = (char)b;
+			text[RUN + 1] = '"';
+			/* A quote ends the string early: the run after it is a
+			 * second value.  A backslash before the closing quote
+			 * leaves the string unterminated. */
+			want_off = b == '"' ? (size_t)pos + 2 : (size_t)pos + 1;
+			if (b == '\\' && pos == RUN - 1)
+				want_off = sizeof(text);
+			rc = jsonv_validate(text, sizeof(text), &off, &why);
+			if (want_valid ? rc != 0 : rc == 0 || off != want_off) {
+				if (wrong_string++ == 0)
+					tap_diag("byte 0x%02x at %d: rc %d offset %zu (%s)",
+					    b, pos, rc, off, why ? why : "-");
+			}
+			off = (size_t)-1;
+			rc = jsonv_utf8(text + 1, RUN, &off);
+			if (b < 0x80 ? rc != 0 : rc == 0 || off != (size_t)pos) {
+				if (wrong_utf8++ == 0)
+					tap_diag("utf8: byte 0x%02x at %d: rc %d offset %zu", b, pos, rc, off);
+			}
+		}
+	}
+	is_int(wrong_string, 0, "every byte at every offset of a 40-byte string: judged as byte by byte");
+	is_int(wrong_utf8, 0, "every byte at every offset of a 40-byte key: judged as byte by byte");
+}
+
 int main(void)
 {
 	check_table();
+	check_every_byte_in_every_lane();
 	check_utf8();
 	check_depth();
 	check_prefixes();
