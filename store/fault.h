@@ -32,6 +32,8 @@
  *   store/history/{opendir,readdir}                watch from the past
  *   store/verify/{opendir,readdir}                 store_verify (ssfm verify)
  *   store/table/alloc            a record of the in-memory table
+ *   store/table/index            the table's hash index (lookups then
+ *                                walk the tree; it never fails a put)
  *   store/reqid/alloc            a remembered request id
  *   ssfmd/watch/event            making an applied operation's event line
  *   ssfmd/watch/alloc            queueing an event for a watcher

@@ -3,15 +3,26 @@
  * records themselves, so a key costs one allocation (header, key, value).
  * Heights are bounded (an AVL tree of n nodes is under 1.45 log2(n + 2)
  * high), so insert and delete recurse at most about 93 levels even for
- * 2^64 nodes; iteration keeps its own stack.
+ * 2^64 nodes; iteration keeps its own stack.  A hash index beside the
+ * tree finds a key in O(1) for get, put and del (table.h says why).
  */
 #include "table.h"
 #include "checksum.h"
 #include "fault.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Seeds the index's hash of a key; not part of any format. */
+#define TABLE_KEY_SEED 0x9e3779b97f4a7c15ull
+#define TABLE_INDEX_MIN_SLOTS 64
+
+struct table_slot {
+	uint64_t key_hash;
+	struct record *rec;          /* NULL: an empty slot */
+};
 
 struct table {
 	struct record *root;
@@ -19,6 +30,16 @@ struct table {
 	uint64_t digest;
 	uint64_t key_bytes;
 	uint64_t value_bytes;
+	/*
+	 * The index: open addressing with linear probing, kept at most half
+	 * full, so a lookup reads one or two slots and one record.  If it
+	 * cannot grow (no memory) it is dropped and lookups walk the tree
+	 * until a put, once the table has doubled, manages to build it again:
+	 * the index only ever makes the table faster, never fail.
+	 */
+	struct table_slot *slots;
+	size_t slot_mask;            /* number of slots - 1 */
+	size_t index_retry_count;    /* without an index: when to try again */
 };
 
 struct record *record_new(const char *key, size_t key_len, const char *value,
@@ -38,7 +59,7 @@ struct record *record_new(const char *key, size_t key_len, const char *value,
 	r->value_len = (uint32_t)value_len;
 	r->height = 1;
 	r->version = version;
-	r->left = r->right = NULL;
+	r->left = r->right = r->parent = NULL;
 	if (key_len > 0)
 		memcpy(r->data, key, key_len);
 	r->data[key_len] = '\0';
@@ -86,6 +107,102 @@ struct table *table_new(void)
 	return calloc(1, sizeof(struct table));
 }
 
+static uint64_t table_key_hash(const char *key, size_t key_len)
+{
+	return hash64(key, key_len, TABLE_KEY_SEED);
+}
+
+/* The slot that holds key, or SIZE_MAX.  The index must exist. */
+static size_t index_find(const struct table *t, const char *key, size_t key_len,
+    uint64_t h)
+{
+	for (size_t i = h & t->slot_mask; t->slots[i].rec != NULL; i = (i + 1) & t->slot_mask) {
+		const struct record *r = t->slots[i].rec;
+		if (t->slots[i].key_hash == h && r->key_len == key_len &&
+		    (key_len == 0 || memcmp(record_key(r), key, key_len) == 0))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static void index_place(struct table_slot *slots, size_t mask, uint64_t h,
+    struct record *r)
+{
+	size_t i = h & mask;
+
+	while (slots[i].rec != NULL)
+		i = (i + 1) & mask;
+	slots[i].key_hash = h;
+	slots[i].rec = r;
+}
+
+/*
+ * Empties slot i.  Later slots of the same probe run move back into the
+ * hole when their home slot allows it, so that no lookup stops early at
+ * an empty slot (no tombstones to clean up later).
+ */
+static void index_remove_at(struct table *t, size_t i)
+{
+	size_t mask = t->slot_mask, j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (t->slots[j].rec == NULL)
+			break;
+		size_t home = t->slots[j].key_hash & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].rec = NULL;
+	t->slots[i].key_hash = 0;
+}
+
+/* Builds an index for want_count keys from the old index or the tree. */
+static void index_rebuild(struct table *t, size_t want_count)
+{
+	size_t n = TABLE_INDEX_MIN_SLOTS;
+	struct table_slot *slots;
+
+	while (n / 2 < want_count && n < SIZE_MAX / 4 / sizeof(*slots))
+		n *= 2;
+	slots = FAULT_ALLOC("store/table/index", calloc(n, sizeof(*slots)));
+	if (slots == NULL) {
+		free(t->slots);
+		t->slots = NULL;
+		t->slot_mask = 0;
+		t->index_retry_count = want_count * 2;
+		return;
+	}
+	if (t->slots != NULL) {
+		for (size_t i = 0; i <= t->slot_mask; i++)
+			if (t->slots[i].rec != NULL)
+				index_place(slots, n - 1, t->slots[i].key_hash, t->slots[i].rec);
+		free(t->slots);
+	} else {
+		struct table_iter it;
+		struct record *r;
+
+		table_iter_seek(&it, t, NULL, 0);
+		while ((r = table_iter_next(&it)) != NULL)
+			index_place(slots, n - 1, table_key_hash(record_key(r), r->key_len), r);
+	}
+	t->slots = slots;
+	t->slot_mask = n - 1;
+}
+
+/* Room in the index for one more key (or no index at all). */
+static void index_reserve_one(struct table *t)
+{
+	if (t->slots != NULL) {
+		if ((t->count + 1) * 2 > t->slot_mask + 1)
+			index_rebuild(t, t->count + 1);
+	} else if (t->count + 1 >= t->index_retry_count) {
+		index_rebuild(t, t->count + 1);
+	}
+}
+
 static void table_free_subtree(struct record *r)
 {
 	/* Unlink as we go so that the loop needs no stack: rotate the left
@@ -110,10 +227,11 @@ void table_free(struct table *t)
 	if (t == NULL)
 		return;
 	table_free_subtree(t->root);
+	free(t->slots);
 	free(t);
 }
 
-struct record *table_get(const struct table *t, const char *key, size_t key_len)
+static struct record *table_walk(const struct table *t, const char *key, size_t key_len)
 {
 	struct record *r = t->root;
 
@@ -124,6 +242,16 @@ struct record *table_get(const struct table *t, const char *key, size_t key_len)
 		r = c < 0 ? r->left : r->right;
 	}
 	return NULL;
+}
+
+struct record *table_get(const struct table *t, const char *key, size_t key_len)
+{
+	size_t i;
+
+	if (t->slots == NULL)
+		return table_walk(t, key, key_len);
+	i = index_find(t, key, key_len, table_key_hash(key, key_len));
+	return i != SIZE_MAX ? t->slots[i].rec : NULL;
 }
 
 static int32_t table_height(const struct record *r)
@@ -137,11 +265,20 @@ static void table_fix_height(struct record *r)
 	r->height = (hl > hr ? hl : hr) + 1;
 }
 
+/*
+ * The rotations keep the parent links inside the subtree and give its new
+ * root the old root's parent.  Whoever stores the returned subtree sets
+ * its parent again, which also mends a parent that was stale on the way.
+ */
 static struct record *table_rotate_right(struct record *r)
 {
 	struct record *l = r->left;
 	r->left = l->right;
+	if (r->left != NULL)
+		r->left->parent = r;
 	l->right = r;
+	l->parent = r->parent;
+	r->parent = l;
 	table_fix_height(r);
 	table_fix_height(l);
 	return l;
@@ -151,7 +288,11 @@ static struct record *table_rotate_left(struct record *r)
 {
 	struct record *rt = r->right;
 	r->right = rt->left;
+	if (r->right != NULL)
+		r->right->parent = r;
 	rt->left = r;
+	rt->parent = r->parent;
+	r->parent = rt;
 	table_fix_height(r);
 	table_fix_height(rt);
 	return rt;
@@ -176,30 +317,42 @@ static struct record *table_rebalance(struct record *r)
 	return r;
 }
 
-static struct record *table_insert(struct record *node, struct record *rec,
-    struct record **replaced)
+/* Inserts rec, whose key the subtree does not hold. */
+static struct record *table_insert(struct record *node, struct record *rec)
 {
 	if (node == NULL) {
-		rec->left = rec->right = NULL;
+		rec->left = rec->right = rec->parent = NULL;
 		rec->height = 1;
 		return rec;
 	}
-	int c = table_rec_compare(record_key(rec), rec->key_len, node);
-	if (c == 0) {
-		rec->left = node->left;
-		rec->right = node->right;
-		rec->height = node->height;
-		node->left = node->right = NULL;
-		*replaced = node;
-		return rec;
+	if (table_rec_compare(record_key(rec), rec->key_len, node) < 0) {
+		node->left = table_insert(node->left, rec);
+		node->left->parent = node;
+	} else {
+		node->right = table_insert(node->right, rec);
+		node->right->parent = node;
 	}
-	if (c < 0)
-		node->left = table_insert(node->left, rec, replaced);
-	else
-		node->right = table_insert(node->right, rec, replaced);
-	if (*replaced != NULL)
-		return node;   /* the shape did not change */
 	return table_rebalance(node);
+}
+
+/* rec takes old's place in the tree: same links, same shape. */
+static void table_replace_node(struct table *t, struct record *old, struct record *rec)
+{
+	rec->left = old->left;
+	rec->right = old->right;
+	rec->parent = old->parent;
+	rec->height = old->height;
+	if (rec->left != NULL)
+		rec->left->parent = rec;
+	if (rec->right != NULL)
+		rec->right->parent = rec;
+	if (rec->parent == NULL)
+		t->root = rec;
+	else if (rec->parent->left == old)
+		rec->parent->left = rec;
+	else
+		rec->parent->right = rec;
+	old->left = old->right = old->parent = NULL;
 }
 
 static void table_account(struct table *t, const struct record *r, int sign)
@@ -219,13 +372,31 @@ static void table_account(struct table *t, const struct record *r, int sign)
 
 struct record *table_put(struct table *t, struct record *rec)
 {
-	struct record *replaced = NULL;
+	uint64_t h = table_key_hash(record_key(rec), rec->key_len);
+	struct record *old;
+	size_t slot = SIZE_MAX;
 
-	t->root = table_insert(t->root, rec, &replaced);
-	if (replaced != NULL)
-		table_account(t, replaced, -1);
+	if (t->slots != NULL) {
+		slot = index_find(t, record_key(rec), rec->key_len, h);
+		old = slot != SIZE_MAX ? t->slots[slot].rec : NULL;
+	} else {
+		old = table_walk(t, record_key(rec), rec->key_len);
+	}
+	if (old != NULL) {
+		table_replace_node(t, old, rec);
+		if (slot != SIZE_MAX)
+			t->slots[slot].rec = rec;
+		table_account(t, old, -1);
+		table_account(t, rec, +1);
+		return old;
+	}
+	index_reserve_one(t);
+	t->root = table_insert(t->root, rec);
+	t->root->parent = NULL;
+	if (t->slots != NULL)
+		index_place(t->slots, t->slot_mask, h, rec);
 	table_account(t, rec, +1);
-	return replaced;
+	return NULL;
 }
 
 /* Detaches the smallest node of the subtree into *min; returns the new subtree. */
@@ -236,6 +407,8 @@ static struct record *table_take_min(struct record *node, struct record **min)
 		return node->right;
 	}
 	node->left = table_take_min(node->left, min);
+	if (node->left != NULL)
+		node->left->parent = node;
 	return table_rebalance(node);
 }
 
@@ -245,11 +418,15 @@ static struct record *table_remove(struct record *node, const char *key,
 	if (node == NULL)
 		return NULL;
 	int c = table_rec_compare(key, key_len, node);
-	if (c < 0)
+	if (c < 0) {
 		node->left = table_remove(node->left, key, key_len, removed);
-	else if (c > 0)
+		if (node->left != NULL)
+			node->left->parent = node;
+	} else if (c > 0) {
 		node->right = table_remove(node->right, key, key_len, removed);
-	else {
+		if (node->right != NULL)
+			node->right->parent = node;
+	} else {
 		struct record *repl;
 		*removed = node;
 		if (node->left == NULL || node->right == NULL)
@@ -257,10 +434,13 @@ static struct record *table_remove(struct record *node, const char *key,
 		else {
 			struct record *rest = table_take_min(node->right, &repl);
 			repl->right = rest;
+			if (rest != NULL)
+				rest->parent = repl;
 			repl->left = node->left;
+			repl->left->parent = repl;
 			repl = table_rebalance(repl);
 		}
-		node->left = node->right = NULL;
+		node->left = node->right = node->parent = NULL;
 		return repl;
 	}
 	if (*removed == NULL)
@@ -272,7 +452,15 @@ struct record *table_del(struct table *t, const char *key, size_t key_len)
 {
 	struct record *removed = NULL;
 
+	if (t->slots != NULL) {
+		size_t slot = index_find(t, key, key_len, table_key_hash(key, key_len));
+		if (slot == SIZE_MAX)
+			return NULL;
+		index_remove_at(t, slot);
+	}
 	t->root = table_remove(t->root, key, key_len, &removed);
+	if (t->root != NULL)
+		t->root->parent = NULL;
 	if (removed != NULL)
 		table_account(t, removed, -1);
 	return removed;
@@ -310,7 +498,11 @@ static struct record *table_build(struct record **recs, size_t lo, size_t hi)
 	size_t mid = lo + (hi - lo) / 2;
 	struct record *r = recs[mid];
 	r->left = table_build(recs, lo, mid);
+	if (r->left != NULL)
+		r->left->parent = r;
 	r->right = table_build(recs, mid + 1, hi);
+	if (r->right != NULL)
+		r->right->parent = r;
 	table_fix_height(r);
 	return r;
 }
@@ -324,8 +516,11 @@ int table_load_sorted(struct table *t, struct record **recs, size_t n)
 		    record_key(recs[i]), recs[i]->key_len) >= 0)
 			return -EINVAL;
 	t->root = table_build(recs, 0, n);
+	if (t->root != NULL)
+		t->root->parent = NULL;
 	for (size_t i = 0; i < n; i++)
 		table_account(t, recs[i], +1);
+	index_rebuild(t, n);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include "fault.h"
 #include "store.h"
+#include "table.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -835,6 +836,76 @@ static void case_reqid(const char *base)
 	recover_and_check(dir, what, NULL, 3);
 }
 
+static struct record *index_case_record(size_t i, uint64_t version)
+{
+	char key[32];
+	int n = snprintf(key, sizeof(key), "idx/%06zu", i);
+	struct record *r = record_new(key, (size_t)n, "1", 1, version);
+
+	if (r == NULL)
+		tap_bail("out of memory");
+	return r;
+}
+
+/* Keys i in [0, n) with i % step == 0 must be there, the rest absent. */
+static int index_case_misses(const struct table *t, size_t n, size_t step)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char key[32];
+		int len = snprintf(key, sizeof(key), "idx/%06zu", i);
+		struct record *r = table_get(t, key, (size_t)len);
+		bad += (i % step == 0) != (r != NULL);
+	}
+	return bad;
+}
+
+/*
+ * The table's hash index cannot be allocated (at the first put, and later
+ * when it must grow): the table goes on without it, every put, get and
+ * del still right, and the index comes back once memory does.
+ */
+static void case_table_index(void)
+{
+	struct table *t = table_new();
+	uint64_t v = 0;
+	int bad;
+
+	if (t == NULL)
+		tap_bail("out of memory");
+	fault_on("store/table/index", K_ENOMEM);
+	for (size_t i = 0; i < 3000; i++)
+		record_unref(table_put(t, index_case_record(i, ++v)));
+	ok(atomic_load(&fired) > 0, "table index: its allocation failed (%d times)", atomic_load(&fired));
+	bad = index_case_misses(t, 3000, 1);
+	for (size_t i = 0; i < 3000; i += 2)
+		record_unref(table_put(t, index_case_record(i, ++v)));
+	record_unref(table_del(t, "idx/000001", 10));
+	/* The one miss is the deleted key. */
+	is_int(bad + index_case_misses(t, 3000, 1) + (table_count(t) != 2999),
+	    1, "table index: without it, every key found and the one deleted gone");
+	fault_off("store/table/index");
+	for (size_t i = 3000; i < 7000; i++)
+		record_unref(table_put(t, index_case_record(i, ++v)));
+	for (size_t i = 0; i < 7000; i += 2)
+		record_unref(table_put(t, index_case_record(i, ++v)));
+	for (size_t i = 1; i < 7000; i += 2) {
+		char key[32];
+		int len = snprintf(key, sizeof(key), "idx/%06zu", i);
+		record_unref(table_del(t, key, (size_t)len));
+	}
+	is_int(index_case_misses(t, 7000, 2) + (table_count(t) != 3500), 0,
+	    "table index: built again once memory is back, puts and dels right");
+	fault_on("store/table/index", K_ENOMEM);
+	for (size_t i = 7000; i < 20000; i += 2)
+		record_unref(table_put(t, index_case_record(i, ++v)));
+	fault_off("store/table/index");
+	is_int(index_case_misses(t, 20000, 2) + (table_count(t) != 10000), 0,
+	    "table index: a growth that fails drops it, and lookups still find every key");
+	table_free(t);
+}
+
 int main(void)
 {
 	const char *base = tu_tmpdir("fault");
@@ -855,6 +926,7 @@ int main(void)
 		}
 	case_commit(base, "commit/alloc", K_ENOMEM);
 	case_commit(base, "table/alloc", K_ENOMEM);
+	case_table_index();
 	for (size_t i = 0; i < sizeof(seal_calls) / sizeof(*seal_calls); i++)
 		for (size_t j = 0; j < sizeof(io_kinds) / sizeof(*io_kinds); j++) {
 			if ((io_kinds[j] == K_SHORT || io_kinds[j] == K_SHORT_ENOSPC) && strcmp(seal_calls[i], "write") != 0)

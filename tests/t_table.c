@@ -43,7 +43,8 @@ struct walk {
 	int32_t max_height;
 };
 
-static int32_t walk_node(const struct record *r, struct walk *w, int depth)
+static int32_t walk_node(const struct record *r, const struct record *parent,
+    struct walk *w, int depth)
 {
 	if (r == NULL)
 		return 0;
@@ -51,7 +52,11 @@ static int32_t walk_node(const struct record *r, struct walk *w, int depth)
 		w->errors++;
 		return 0;
 	}
-	int32_t hl = walk_node(r->left, w, depth + 1);
+	if (r->parent != parent) {
+		if (w->errors++ < 5)
+			tap_diag("key '%s': parent link is wrong", record_key(r));
+	}
+	int32_t hl = walk_node(r->left, r, w, depth + 1);
 	if (w->prev != NULL && key_compare(record_key(w->prev), w->prev->key_len,
 	    record_key(r), r->key_len) >= 0) {
 		if (w->errors++ < 5)
@@ -59,7 +64,7 @@ static int32_t walk_node(const struct record *r, struct walk *w, int depth)
 	}
 	w->prev = r;
 	w->nodes++;
-	int32_t hr = walk_node(r->right, w, depth + 1);
+	int32_t hr = walk_node(r->right, r, w, depth + 1);
 	int32_t h = (hl > hr ? hl : hr) + 1;
 	if (r->height != h) {
 		if (w->errors++ < 5)
@@ -85,11 +90,12 @@ static const struct record *find_root(const struct table *t)
 	return root;
 }
 
-/* 0 when the table is a valid AVL tree holding table_count() records. */
+/* 0 when the table is a valid AVL tree holding table_count() records, each
+ * linked to its parent. */
 static int avl_check(const struct table *t, int32_t *height)
 {
 	struct walk w = { NULL, 0, 0, 0 };
-	int32_t h = walk_node(find_root(t), &w, 0);
+	int32_t h = walk_node(find_root(t), NULL, &w, 0);
 	if (w.nodes != table_count(t)) {
 		tap_diag("walk found %zu records, count says %zu", w.nodes, table_count(t));
 		w.errors++;
@@ -508,6 +514,31 @@ static void check_load_sorted(void)
 	table_iter_seek(&it, t, "k0000004", 8);
 	struct record *r = table_iter_next(&it);
 	ok(r != NULL && strcmp(record_key(r), "k0000006") == 0, "seek in a loaded table");
+	/* Every key is found through the index the load built, and keys put
+	 * in place of others keep the tree whole. */
+	int missed = 0, wrong = 0;
+	for (size_t i = 0; i < big - 1; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%07zu", i * 3);
+		if (table_get(t, key, 8) != recs[i])
+			missed++;
+		snprintf(key, sizeof(key), "k%07zu", i * 3 + 1);
+		if (i % 4096 == 0 && table_get(t, key, 8) != NULL)
+			wrong++;
+	}
+	is_int(missed + wrong, 0, "every loaded key found, absent keys not");
+	for (size_t i = 0; i < big - 1; i += 997) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%07zu", i * 3);
+		struct record *nr = mkrec(key, "\"new\"", 2 * big + i);
+		struct record *old = table_put(t, nr);
+		if (old != recs[i] || table_get(t, key, 8) != nr || old->parent != NULL ||
+		    old->left != NULL || old->right != NULL)
+			wrong++;
+		record_unref(old);
+	}
+	ok(wrong == 0 && avl_check(t, NULL) == 0 && table_count(t) == big - 1,
+	    "1052 keys replaced in a loaded table: the new records in their place");
 	free(recs);
 	table_free(t);
 
