@@ -399,6 +399,17 @@ struct record *table_put(struct table *t, struct record *rec)
 	return NULL;
 }
 
+void table_overwrite(struct table *t, struct record *r, const char *value,
+    size_t value_len, uint64_t version)
+{
+	table_account(t, r, -1);
+	if (value_len > 0)
+		memcpy(r->data + r->key_len + 1, value, value_len);
+	r->version = version;
+	r->hash = digest_entry(record_key(r), r->key_len, version, value, value_len);
+	table_account(t, r, +1);
+}
+
 /* Detaches the smallest node of the subtree into *min; returns the new subtree. */
 static struct record *table_take_min(struct record *node, struct record **min)
 {

@@ -60,6 +60,26 @@ struct record *table_get(const struct table *t, const char *key, size_t key_len)
  */
 struct record *table_put(struct table *t, struct record *rec);
 
+/*
+ * Whether table_overwrite may write a value of value_len bytes into r: the
+ * length is r's, and only the table references r (no cut holds it; cuts
+ * take references under the store's read lock, so under its write lock
+ * the answer cannot change to no).
+ */
+static inline int record_overwritable(const struct record *r, size_t value_len)
+{
+	return r->value_len == value_len &&
+	    atomic_load_explicit(&r->refs, memory_order_acquire) == 1u;
+}
+
+/*
+ * Gives r, a record of t that record_overwritable() allows, a new value
+ * and version in place: no allocation, and r keeps its place in the
+ * table.  The caller must exclude every reader of t while it runs.
+ */
+void table_overwrite(struct table *t, struct record *r, const char *value,
+    size_t value_len, uint64_t version);
+
 /* Removes key; returns the removed record (caller unrefs) or NULL. */
 struct record *table_del(struct table *t, const char *key, size_t key_len);
 

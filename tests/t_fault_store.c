@@ -578,6 +578,72 @@ static void case_recover_missed_name(const char *base)
 	store_close(st);
 }
 
+/*
+ * A follower replacing keys with values of the same length writes them into
+ * the records it has: with record allocation failing it still applies them.
+ * A value of another length needs a record, so the same fault then refuses
+ * the batch whole, and the follower applies it once memory is back.
+ */
+static void case_follow_in_place(const char *base)
+{
+	char dir[4096];
+	struct store_options opt;
+	struct store_error err;
+	struct store_follow_result fr;
+	struct store_info wi, fi;
+	struct store *st = fresh_store(base, "follow-in-place", 0, dir, sizeof(dir));
+	struct store *f = NULL;
+	int rc, bad = 0;
+
+	memset(&opt, 0, sizeof(opt));
+	if (store_open(dir, &opt, &f, &err) != 0)
+		tap_bail("open: %s", err.msg);
+	if (store_begin_epoch(st, 1, "h1", 1, NULL, &err) != 0)
+		tap_bail("begin: %s", err.msg);
+	for (int i = 0; i < 30; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%d", i);
+		bad += store_put(st, key, "[1,2,3]", STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	rc = store_follow(f, &fr, &err);
+	ok(bad == 0 && rc >= 0, "follow in place: 30 keys followed");
+	for (int i = 0; i < 30; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "k%d", i);
+		bad += store_put(st, key, "[4,5,6]", STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	fault_on("store/table/alloc", K_ENOMEM);
+	rc = store_follow(f, &fr, &err);
+	fault_off("store/table/alloc");
+	store_info(st, &wi);
+	store_info(f, &fi);
+	ok(bad == 0 && rc >= 0 && fr.batches == 30 && fi.applied_seq == wi.applied_seq &&
+	    fi.digest == wi.digest,
+	    "follow in place: 30 same-length replacements applied with no record allocation (%d: %s)",
+	    rc, rc < 0 ? err.msg : "ok");
+	is_int(atomic_load(&fired), 0, "follow in place: and none was tried");
+
+	bad += store_put(st, "k0", "[4,5,6,7]", STORE_ANY_VERSION, NULL, &err) != 0;
+	fault_on("store/table/alloc", K_ENOMEM);
+	rc = store_follow(f, &fr, &err);
+	fault_off("store/table/alloc");
+	{
+		struct store_info before = fi;
+		store_info(f, &fi);
+		ok(bad == 0 && rc == -ENOMEM && fi.applied_seq == before.applied_seq &&
+		    fi.digest == before.digest && atomic_load(&fired) > 0,
+		    "follow in place: a longer value needs a record; the fault refuses the batch whole (%d)", rc);
+	}
+	rc = store_follow(f, &fr, &err);
+	store_info(st, &wi);
+	store_info(f, &fi);
+	ok(rc >= 0 && fi.applied_seq == wi.applied_seq && fi.digest == wi.digest,
+	    "follow in place: applied once memory is back");
+	store_close(f);
+	store_end_epoch(st);
+	store_close(st);
+}
+
 /* Opening (loading a snapshot, reading the journal) fails or is whole. */
 static void case_open_read(const char *base, const char *point, enum kind k)
 {
@@ -950,6 +1016,7 @@ int main(void)
 		case_recover_read(base, "store/apply/alloc", K_ENOMEM);
 		case_recover_read(base, "store/table/alloc", K_ENOMEM);
 		case_recover_missed_name(base);
+		case_follow_in_place(base);
 	}
 	{
 		static const char *points[] = { "store/load/open", "store/load/read",

@@ -961,6 +961,152 @@ static void test_reader_atime(void)
 	store_close(st);
 }
 
+/* ---- a follower writes same-length values into the records it replaces ---- */
+
+struct many_done {
+	pthread_mutex_t mu;
+	int n, failed;
+};
+
+static void many_on_done(void *arg, const struct store_write_result *res)
+{
+	struct many_done *m = arg;
+
+	pthread_mutex_lock(&m->mu);
+	m->n++;
+	m->failed += res->rc != 0;
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int many_all_done(void *arg)
+{
+	struct many_done *m = arg;
+	int n;
+
+	pthread_mutex_lock(&m->mu);
+	n = m->n;
+	pthread_mutex_unlock(&m->mu);
+	return n >= 600;
+}
+
+/* The writer's and the follower's values and versions agree for every key. */
+static int states_differ(struct store *a, struct store *b, int keys)
+{
+	int bad = 0;
+
+	for (int k = 0; k < keys; k++) {
+		char key[32], *va = NULL, *vb = NULL;
+		size_t la = 0, lb = 0;
+		uint64_t xa = 0, xb = 0;
+		int n = snprintf(key, sizeof(key), "ip/%02d", k);
+		int ra = store_get(a, key, (size_t)n, &va, &la, &xa);
+		int rb = store_get(b, key, (size_t)n, &vb, &lb, &xb);
+
+		if (ra != rb || xa != xb || la != lb || (ra == 0 && memcmp(va, vb, la) != 0)) {
+			if (bad++ == 0)
+				tap_diag("%s: writer rc %d v%" PRIu64 " %s, follower rc %d v%" PRIu64 " %s",
+				    key, ra, xa, va ? va : "-", rb, xb, vb ? vb : "-");
+		}
+		free(va);
+		free(vb);
+	}
+	return bad;
+}
+
+static void test_follow_in_place(void)
+{
+	static const char *const values[] = { "\"aa\"", "\"bb\"", "\"cccc\"", "[1,2]" };
+	char dir[1200];
+	struct store *st, *f;
+	struct store_error err;
+	struct store_follow_result fr;
+	struct store_cut *cut = NULL;
+	struct store_cut_info ci;
+	struct store_info wi;
+	struct many_done m = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	int rc, bad = 0, files;
+
+	snprintf(dir, sizeof(dir), "%s/inplace", base);
+	make_store(dir);
+	st = open_store(dir, NULL);
+	f = open_store(dir, NULL);
+	rc = store_begin_epoch(st, 1, "hostA", 1, NULL, &err);
+	is_int(rc, 0, "in place: begin_epoch: %s", rc ? err.msg : "ok");
+	for (int k = 0; k < 40; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "ip/%02d", k);
+		bad += store_put(st, key, "\"00\"", STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	rc = store_follow(f, &fr, &err);
+	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: 40 keys written and followed");
+
+	/* 600 writes in flight at once, group-committed into few batches, so a
+	 * batch touches a key several times: same-length puts, puts of
+	 * another length, and deletes, in every order. */
+	for (int i = 0; i < 600; i++) {
+		struct store_write_req req;
+		char key[32];
+
+		memset(&req, 0, sizeof(req));
+		snprintf(key, sizeof(key), "ip/%02d", (i * 7) % 20);
+		req.kind = i % 11 == 5 ? STORE_OP_DEL : STORE_OP_PUT;
+		req.key = key;
+		req.key_len = strlen(key);
+		if (req.kind == STORE_OP_PUT) {
+			req.value = values[(i / 3) % 4];
+			req.value_len = strlen(req.value);
+		}
+		req.expected_version = STORE_ANY_VERSION;
+		if (store_submit(st, &req, many_on_done, &m) != 0)
+			bad++;
+	}
+	ok(bad == 0 && tu_wait_until(many_all_done, &m, 30000, 5), "in place: 600 writes submitted and answered");
+	store_info(st, &wi);
+	files = count_dir(path_in(dir, "journal"), "0");
+	ok(files < 300, "in place: they went into %d batch files, so batches held many", files);
+	rc = store_follow(f, &fr, &err);
+	ok(rc >= 0 && fr.blocked == 0 && states_differ(st, f, 40) == 0,
+	    "in place: the follower agrees with the writer on every key and digest (%s)", rc < 0 ? err.msg : "ok");
+
+	/* A cut holds the records: the follower must not write into them. */
+	rc = store_cut_take(f, &cut, &ci, &err);
+	is_int(rc, 0, "in place: the follower takes a cut");
+	for (int k = 20; k < 40; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "ip/%02d", k);
+		bad += store_put(st, key, "\"11\"", STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	rc = store_follow(f, &fr, &err);
+	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: 20 same-length puts followed under the cut");
+	if (cut != NULL) {
+		int changed = 0, seen = 0;
+		for (size_t i = 0; i < store_cut_count(cut); i++) {
+			const char *key, *value;
+			size_t key_len, value_len;
+			uint64_t version;
+			store_cut_entry(cut, i, &key, &key_len, &value, &value_len, &version);
+			if (strncmp(key, "ip/", 3) == 0 && atoi(key + 3) >= 20) {
+				seen++;
+				changed += strcmp(value, "\"00\"") != 0 || version > ci.seq;
+			}
+		}
+		ok(seen == 20 && changed == 0, "in place: the cut still shows the 20 old values (%d of %d changed)",
+		    changed, seen);
+		store_cut_free(cut);
+	}
+	/* With the cut gone, the same records take new values again. */
+	for (int k = 20; k < 40; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "ip/%02d", k);
+		bad += store_put(st, key, "\"22\"", STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	rc = store_follow(f, &fr, &err);
+	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: and after the cut is freed");
+	store_close(f);
+	store_end_epoch(st);
+	store_close(st);
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -976,5 +1122,6 @@ int main(void)
 	test_digest();
 	test_stale_in_the_way();
 	test_reader_atime();
+	test_follow_in_place();
 	return tap_done();
 }
