@@ -147,14 +147,17 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 
 	while (touched_mask / 2 < h->count)
 		touched_mask = touched_mask * 2 + 1;
-	recs = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*recs)));
+	/* One allocation for the three record arrays: recs, in_place and
+	 * the touched set (an open-addressing set at most half full). */
+	recs = FAULT_ALLOC("store/apply/alloc",
+	    calloc(2 * (size_t)h->count + touched_mask + 1, sizeof(*recs)));
 	rids = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*rids)));
-	in_place = FAULT_ALLOC("store/apply/alloc", calloc(h->count, sizeof(*in_place)));
-	touched = FAULT_ALLOC("store/apply/alloc", calloc(touched_mask + 1, sizeof(*touched)));
-	if (!recs || !rids || !in_place || !touched) {
+	if (!recs || !rids) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	in_place = recs + h->count;
+	touched = in_place + h->count;
 	/*
 	 * Everything allocated before anything changes: a batch applies whole
 	 * or not at all.  A put may instead write its value into the record
@@ -263,8 +266,6 @@ int journal_apply_batch(struct store *st, struct store_state *s,
 		}
 	}
 out:
-	free(in_place);
-	free(touched);
 	for (uint32_t i = 0; recs && i < h->count; i++)
 		record_unref(recs[i]);
 	for (uint32_t i = 0; rids && i < h->count; i++)
