@@ -45,7 +45,7 @@
 #define CLIENTS 64
 static int nclients = CLIENTS;   /* --clients: fewer, to see one write's latency */
 /* Daemon-only and store-only throughput runs, alternating. */
-#define PAIRS 3
+#define PAIRS 5
 /* bench_store's value size, so that the two figures compare. */
 #define VALUE_BYTES 250
 
