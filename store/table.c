@@ -107,7 +107,7 @@ struct table *table_new(void)
 	return calloc(1, sizeof(struct table));
 }
 
-static uint64_t table_key_hash(const char *key, size_t key_len)
+uint64_t table_key_hash(const char *key, size_t key_len)
 {
 	return hash64(key, key_len, TABLE_KEY_SEED);
 }
@@ -244,14 +244,40 @@ static struct record *table_walk(const struct table *t, const char *key, size_t 
 	return NULL;
 }
 
-struct record *table_get(const struct table *t, const char *key, size_t key_len)
+struct record *table_get_hashed(const struct table *t, const char *key,
+    size_t key_len, uint64_t key_hash)
 {
 	size_t i;
 
 	if (t->slots == NULL)
 		return table_walk(t, key, key_len);
-	i = index_find(t, key, key_len, table_key_hash(key, key_len));
+	i = index_find(t, key, key_len, key_hash);
 	return i != SIZE_MAX ? t->slots[i].rec : NULL;
+}
+
+struct record *table_get(const struct table *t, const char *key, size_t key_len)
+{
+	return table_get_hashed(t, key, key_len, t->slots != NULL ? table_key_hash(key, key_len) : 0);
+}
+
+void table_prefetch_slot(const struct table *t, uint64_t key_hash)
+{
+	if (t->slots != NULL)
+		__builtin_prefetch(&t->slots[key_hash & t->slot_mask]);
+}
+
+void table_prefetch_record(const struct table *t, uint64_t key_hash)
+{
+	const struct table_slot *slot;
+
+	if (t->slots == NULL)
+		return;
+	slot = &t->slots[key_hash & t->slot_mask];
+	if (slot->rec != NULL && slot->key_hash == key_hash) {
+		/* The header, and the key that follows it (compared next). */
+		__builtin_prefetch(slot->rec);
+		__builtin_prefetch(slot->rec->data);
+	}
 }
 
 static int32_t table_height(const struct record *r)

@@ -54,6 +54,18 @@ void table_free(struct table *t);
 struct record *table_get(const struct table *t, const char *key, size_t key_len);
 
 /*
+ * Lookups in bulk: the key's hash, a hint to fetch the index slot and then
+ * the record a lookup by that hash reads, and the lookup itself.  Applying
+ * a batch hints all its keys first, so that their cache misses overlap
+ * instead of each lookup waiting for its own.
+ */
+uint64_t table_key_hash(const char *key, size_t key_len);
+void table_prefetch_slot(const struct table *t, uint64_t key_hash);
+void table_prefetch_record(const struct table *t, uint64_t key_hash);
+struct record *table_get_hashed(const struct table *t, const char *key,
+    size_t key_len, uint64_t key_hash);
+
+/*
  * Inserts rec, or replaces the record with the same key.  Takes over the
  * caller's reference on rec.  Returns the replaced record (its reference
  * passes to the caller, who unrefs it) or NULL.  Cannot fail.
