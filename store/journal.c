@@ -62,47 +62,52 @@ void journal_path(const struct store *st, uint64_t seq, char *out, size_t size)
 	store_fmt(out, size, "%s/%s", st->journal_dir, name);
 }
 
-static int read_fd(int fd, unsigned char **buf, size_t *len)
+/*
+ * Reads fd to its end into *buf, a buffer of *cap bytes that grows as
+ * needed (realloc).  With no buffer yet (*cap 0) the file's size decides
+ * the first one.  On failure the buffer is kept (or freed and *cap 0).
+ */
+static int read_fd(int fd, unsigned char **buf, size_t *cap, size_t *len)
 {
-	struct stat sb;
-	size_t size, used = 0;
-	unsigned char *b, *nb;
+	size_t used = 0;
+	unsigned char *nb;
 
-	if (fstat(fd, &sb) < 0)
-		return -errno;
-	size = (size_t)sb.st_size + 1;
-	b = FAULT_ALLOC("store/apply/alloc", malloc(size));
-	if (!b)
-		return -ENOMEM;
+	if (*cap == 0) {
+		struct stat sb;
+
+		if (fstat(fd, &sb) < 0)
+			return -errno;
+		free(*buf);
+		*buf = FAULT_ALLOC("store/apply/alloc", malloc((size_t)sb.st_size + 1));
+		if (!*buf)
+			return -ENOMEM;
+		*cap = (size_t)sb.st_size + 1;
+	}
 	for (;;) {
 		ssize_t n;
 
-		if (used == size) {
-			size *= 2;
-			nb = realloc(b, size);
-			if (!nb) {
-				free(b);
+		if (used == *cap) {
+			nb = FAULT_ALLOC("store/apply/alloc", realloc(*buf, *cap * 2));
+			if (!nb)
 				return -ENOMEM;
-			}
-			b = nb;
+			*buf = nb;
+			*cap *= 2;
 		}
-		n = FAULT("store/apply", "read") < 0 ? -1 : read(fd, b + used, size - used);
+		n = FAULT("store/apply", "read") < 0 ? -1 : read(fd, *buf + used, *cap - used);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			free(b);
 			return -errno;
 		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
 	}
-	*buf = b;
 	*len = used;
 	return 0;
 }
 
-int journal_read_file(const char *path, unsigned char **buf, size_t *len)
+static int read_path(const char *path, unsigned char **buf, size_t *cap, size_t *len)
 {
 	int rc = 0;
 
@@ -111,13 +116,51 @@ int journal_read_file(const char *path, unsigned char **buf, size_t *len)
 		if (fd < 0) {
 			rc = -errno;
 		} else {
-			rc = read_fd(fd, buf, len);
+			rc = read_fd(fd, buf, cap, len);
 			close(fd);
 		}
 		if (rc != -ESTALE)
 			break;
 	}
 	return rc;
+}
+
+int journal_read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	size_t cap = 0;
+	int rc;
+
+	*buf = NULL;
+	rc = read_path(path, buf, &cap, len);
+	if (rc < 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return rc;
+}
+
+/* Batches are read into one buffer the store keeps (st->read_buf): a
+ * follower reads a thousand files a second, and a fresh buffer for each
+ * cost an allocation, a free and a stat.  A buffer grown past this for a
+ * large batch is given back after it. */
+#define JOURNAL_READ_BUF_KEEP (1u << 20)
+
+static int journal_read_batch(struct store *st, const char *path, unsigned char **buf,
+    size_t *len)
+{
+	int rc = read_path(path, &st->read_buf, &st->read_cap, len);
+
+	*buf = st->read_buf;
+	return rc;
+}
+
+static void journal_read_done(struct store *st)
+{
+	if (st->read_cap > JOURNAL_READ_BUF_KEEP) {
+		free(st->read_buf);
+		st->read_buf = NULL;
+		st->read_cap = 0;
+	}
 }
 
 /* Whether the batch touched r before; marks it touched. */
@@ -434,7 +477,7 @@ int journal_catch_up(struct store *st, struct store_state *s,
 		int digest_ok;
 
 		journal_path(st, seq, path, sizeof(path));
-		rc = journal_read_file(path, &buf, &len);
+		rc = journal_read_batch(st, path, &buf, &len);
 		if (rc == -ENOENT) {
 			if (mode != JOURNAL_RECOVER)
 				return 0;
@@ -465,7 +508,7 @@ int journal_catch_up(struct store *st, struct store_state *s,
 			return rc;
 		}
 		if (format_batch_check(buf, len, seq, &h, why, sizeof(why)) < 0) {
-			free(buf);
+			journal_read_done(st);
 			buf = NULL;
 			if (mode == JOURNAL_RECOVER)
 				return recover_damaged(st, seq, path, why, "damaged", prog, err);
@@ -474,20 +517,20 @@ int journal_catch_up(struct store *st, struct store_state *s,
 			return 0;
 		}
 		if (h.kind == FMT_KIND_SEAL && mode == JOURNAL_RECOVER && h.epoch >= writer_epoch) {
-			free(buf);
+			journal_read_done(st);
 			store_seterr(err, -STORE_EFENCED, "%s seals epoch %" PRIu64 ", not older than ours (%" PRIu64 "): a newer writer exists",
 			    path, h.epoch, writer_epoch);
 			return -STORE_EFENCED;
 		}
 		if (h.kind == FMT_KIND_OPS && mode == JOURNAL_RECOVER && h.epoch >= writer_epoch &&
 		    h.epoch > s->epoch) {
-			free(buf);
+			journal_read_done(st);
 			store_seterr(err, -STORE_EFENCED, "%s was written by epoch %" PRIu64 ", not older than ours (%" PRIu64 "): a newer writer exists",
 			    path, h.epoch, writer_epoch);
 			return -STORE_EFENCED;
 		}
 		if (h.kind == FMT_KIND_SEAL && h.epoch <= s->epoch) {
-			free(buf);
+			journal_read_done(st);
 			buf = NULL;
 			store_fmt(why, sizeof(why), "seal of epoch %" PRIu64 " does not exceed the current epoch %" PRIu64,
 			    h.epoch, s->epoch);
@@ -498,7 +541,7 @@ int journal_catch_up(struct store *st, struct store_state *s,
 			return 0;
 		}
 		if (h.kind == FMT_KIND_OPS && h.epoch > s->epoch) {
-			free(buf);
+			journal_read_done(st);
 			buf = NULL;
 			store_fmt(why, sizeof(why), "batch of epoch %" PRIu64 " was never sealed (current epoch %" PRIu64 ")",
 			    h.epoch, s->epoch);
@@ -511,7 +554,7 @@ int journal_catch_up(struct store *st, struct store_state *s,
 		if (h.kind == FMT_KIND_OPS && h.epoch < s->epoch) {
 			char name[STORE_NAME_DIGITS + 1];
 
-			free(buf);
+			journal_read_done(st);
 			buf = NULL;
 			store_fmt(msg, sizeof(msg), "%s is stale: written by epoch %" PRIu64 " after the seal of epoch %" PRIu64 " (seq %" PRIu64 ")",
 			    path, h.epoch, s->epoch, s->last_seal.start_seq);
@@ -528,7 +571,7 @@ int journal_catch_up(struct store *st, struct store_state *s,
 			continue;
 		}
 		rc = journal_apply_batch(st, s, lock, buf, &h, &digest_ok);
-		free(buf);
+		journal_read_done(st);
 		buf = NULL;
 		if (rc < 0) {
 			store_seterr(err, rc, "%s: applying: %s", path, strerror(-rc));

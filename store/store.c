@@ -397,6 +397,7 @@ void store_close(struct store *st)
 	commit_stop(st);
 	journal_state_free(&st->state);
 	free(st->encbuf);
+	free(st->read_buf);
 	pthread_rwlock_destroy(&st->lock);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_cond_destroy(&st->qcond);

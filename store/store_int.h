@@ -246,6 +246,9 @@ struct store {
 	int committer_running;
 	unsigned char *encbuf;
 	size_t encbuf_size;
+	/* journal_catch_up's buffer for the batch files it reads (journal.c) */
+	unsigned char *read_buf;
+	size_t read_cap;
 };
 
 /* ---- journal.c ---- */

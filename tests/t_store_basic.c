@@ -1107,6 +1107,51 @@ static void test_follow_in_place(void)
 	store_close(st);
 }
 
+/* A follower reads batches into a buffer it keeps: a batch larger than
+ * the buffer (and than what it keeps, 1 MiB) and small ones after it. */
+static void test_follow_big_batch(void)
+{
+	char dir[1200], *big;
+	struct store_options opt;
+	struct store *st, *f;
+	struct store_error err;
+	struct store_follow_result fr;
+	const size_t big_len = 3u << 20;
+	int rc, good = 1;
+
+	snprintf(dir, sizeof(dir), "%s/bigbatch", base);
+	make_store(dir);
+	memset(&opt, 0, sizeof(opt));
+	opt.max_value_bytes = 4u << 20;
+	st = open_store(dir, &opt);
+	f = open_store(dir, NULL);
+	big = malloc(big_len + 1);
+	if (big == NULL)
+		tap_bail("out of memory");
+	memset(big, 'x', big_len);
+	big[0] = big[big_len - 2] = '"';
+	big[big_len - 1] = '\0';
+	rc = store_begin_epoch(st, 1, "hostA", 1, NULL, &err);
+	for (int round = 0; rc == 0 && round < 3; round++) {
+		rc = store_put(st, "big/small", "[1]", STORE_ANY_VERSION, NULL, &err);
+		if (rc == 0)
+			rc = store_follow(f, &fr, &err) < 0 ? -1 : 0;
+		good &= rc == 0 && get_is(f, "big/small", "[1]", 0);
+		big[1] = (char)('a' + round);
+		if (rc == 0)
+			rc = store_put(st, "big/big", big, STORE_ANY_VERSION, NULL, &err);
+		if (rc == 0)
+			rc = store_follow(f, &fr, &err) < 0 ? -1 : 0;
+		good &= rc == 0 && get_is(f, "big/big", big, 0);
+	}
+	ok(rc == 0 && good, "big batch: a follower reads 3 MiB batches between small ones (%s)",
+	    rc ? err.msg : "ok");
+	free(big);
+	store_close(f);
+	store_end_epoch(st);
+	store_close(st);
+}
+
 int main(void)
 {
 	const char *t = tu_tmpdir("stbasic");
@@ -1123,5 +1168,6 @@ int main(void)
 	test_stale_in_the_way();
 	test_reader_atime();
 	test_follow_in_place();
+	test_follow_big_batch();
 	return tap_done();
 }
