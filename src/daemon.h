@@ -182,7 +182,7 @@ struct daemon {
 	atomic_bool inotify_woke;          /* set by the inotify thread, cleared by the loop */
 	pthread_mutex_t inotify_lock;      /* with inotify_cond: the thread waits for the loop */
 	pthread_cond_t inotify_cond;
-	atomic_uint_fast64_t follow_look_us; /* CLOCK_MONOTONIC: the last look at the journal */
+	bool inotify_waiting;              /* under inotify_lock: the thread waits for a signal */
 	pthread_t inotify_thread;
 	bool inotify_running;
 	atomic_bool inotify_stop;
