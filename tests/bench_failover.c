@@ -562,7 +562,7 @@ static void standbys_signal(int active, int sig)
  * and the standbys' CPU per 1000 batches (UINT64_MAX: unknown) come back
  * through the pointers.
  */
-#define COST_PAIRS 15
+#define COST_PAIRS 25
 #define COST_SLICE_MS 1000
 
 static double bench_follow_cost(int active, double *following, double *stopped,
