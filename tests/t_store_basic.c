@@ -334,9 +334,10 @@ static void test_writes(void)
 
 /* ---- request ids ---- */
 
+/* Answers to store_submit: how many, how many failed, the first four. */
 struct async_done {
 	pthread_mutex_t mu;
-	int n;
+	int n, failed, want;
 	struct store_write_result res[4];
 };
 
@@ -345,11 +346,15 @@ static void on_done(void *arg, const struct store_write_result *res)
 	struct async_done *a = arg;
 
 	pthread_mutex_lock(&a->mu);
-	a->res[a->n++] = *res;
+	if (a->n < 4)
+		a->res[a->n] = *res;
+	a->n++;
+	a->failed += res->rc != 0;
 	pthread_mutex_unlock(&a->mu);
 }
 
-static int two_done(void *arg)
+/* Whether a->want answers came. */
+static int all_done(void *arg)
 {
 	struct async_done *a = arg;
 	int n;
@@ -357,7 +362,7 @@ static int two_done(void *arg)
 	pthread_mutex_lock(&a->mu);
 	n = a->n;
 	pthread_mutex_unlock(&a->mu);
-	return n >= 2;
+	return n >= a->want;
 }
 
 static void test_reqids(void)
@@ -368,7 +373,7 @@ static void test_reqids(void)
 	struct store_write_req req;
 	struct store_write_result res, res2;
 	struct store_info info;
-	struct async_done ad = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct async_done ad = { .mu = PTHREAD_MUTEX_INITIALIZER, .want = 2 };
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/reqid", base);
@@ -401,7 +406,7 @@ static void test_reqids(void)
 	req.value = "2";
 	ok(store_submit(st, &req, on_done, &ad) == 0 && store_submit(st, &req, on_done, &ad) == 0,
 	    "two async submissions with one request id");
-	ok(tu_wait_until(two_done, &ad, 10000, 5), "both answered");
+	ok(tu_wait_until(all_done, &ad, 10000, 5), "both answered");
 	ok(ad.res[0].rc == 0 && ad.res[1].rc == 0 && ad.res[0].version == ad.res[1].version,
 	    "same version for both");
 	is_int(ad.res[0].duplicate + ad.res[1].duplicate, 1, "exactly one is the duplicate");
@@ -963,32 +968,6 @@ static void test_reader_atime(void)
 
 /* ---- a follower writes same-length values into the records it replaces ---- */
 
-struct many_done {
-	pthread_mutex_t mu;
-	int n, failed;
-};
-
-static void many_on_done(void *arg, const struct store_write_result *res)
-{
-	struct many_done *m = arg;
-
-	pthread_mutex_lock(&m->mu);
-	m->n++;
-	m->failed += res->rc != 0;
-	pthread_mutex_unlock(&m->mu);
-}
-
-static int many_all_done(void *arg)
-{
-	struct many_done *m = arg;
-	int n;
-
-	pthread_mutex_lock(&m->mu);
-	n = m->n;
-	pthread_mutex_unlock(&m->mu);
-	return n >= 600;
-}
-
 /* The writer's and the follower's values and versions agree for every key. */
 static int states_differ(struct store *a, struct store *b, int keys)
 {
@@ -1023,7 +1002,7 @@ static void test_follow_in_place(void)
 	struct store_cut *cut = NULL;
 	struct store_cut_info ci;
 	struct store_info wi;
-	struct many_done m = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct async_done m = { .mu = PTHREAD_MUTEX_INITIALIZER, .want = 600 };
 	int rc, bad = 0, files;
 
 	snprintf(dir, sizeof(dir), "%s/inplace", base);
@@ -1057,10 +1036,11 @@ static void test_follow_in_place(void)
 			req.value_len = strlen(req.value);
 		}
 		req.expected_version = STORE_ANY_VERSION;
-		if (store_submit(st, &req, many_on_done, &m) != 0)
+		if (store_submit(st, &req, on_done, &m) != 0)
 			bad++;
 	}
-	ok(bad == 0 && tu_wait_until(many_all_done, &m, 30000, 5), "in place: 600 writes submitted and answered");
+	ok(bad == 0 && tu_wait_until(all_done, &m, 30000, 5) && m.failed == 0,
+	    "in place: 600 writes submitted and answered");
 	store_info(st, &wi);
 	files = count_dir(path_in(dir, "journal"), "0");
 	ok(files < 300, "in place: they went into %d batch files, so batches held many", files);
