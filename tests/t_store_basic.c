@@ -992,6 +992,20 @@ static int states_differ(struct store *a, struct store *b, int keys)
 	return bad;
 }
 
+/* Puts value into keys ip/FROM .. ip/TO-1; returns how many failed. */
+static int put_ip_keys(struct store *st, int from, int to, const char *value)
+{
+	struct store_error err;
+	int bad = 0;
+
+	for (int k = from; k < to; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "ip/%02d", k);
+		bad += store_put(st, key, value, STORE_ANY_VERSION, NULL, &err) != 0;
+	}
+	return bad;
+}
+
 static void test_follow_in_place(void)
 {
 	static const char *const values[] = { "\"aa\"", "\"bb\"", "\"cccc\"", "[1,2]" };
@@ -1011,11 +1025,7 @@ static void test_follow_in_place(void)
 	f = open_store(dir, NULL);
 	rc = store_begin_epoch(st, 1, "hostA", 1, NULL, &err);
 	is_int(rc, 0, "in place: begin_epoch: %s", rc ? err.msg : "ok");
-	for (int k = 0; k < 40; k++) {
-		char key[32];
-		snprintf(key, sizeof(key), "ip/%02d", k);
-		bad += store_put(st, key, "\"00\"", STORE_ANY_VERSION, NULL, &err) != 0;
-	}
+	bad += put_ip_keys(st, 0, 40, "\"00\"");
 	rc = store_follow(f, &fr, &err);
 	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: 40 keys written and followed");
 
@@ -1051,11 +1061,7 @@ static void test_follow_in_place(void)
 	/* A cut holds the records: the follower must not write into them. */
 	rc = store_cut_take(f, &cut, &ci, &err);
 	is_int(rc, 0, "in place: the follower takes a cut");
-	for (int k = 20; k < 40; k++) {
-		char key[32];
-		snprintf(key, sizeof(key), "ip/%02d", k);
-		bad += store_put(st, key, "\"11\"", STORE_ANY_VERSION, NULL, &err) != 0;
-	}
+	bad += put_ip_keys(st, 20, 40, "\"11\"");
 	rc = store_follow(f, &fr, &err);
 	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: 20 same-length puts followed under the cut");
 	if (cut != NULL) {
@@ -1075,11 +1081,7 @@ static void test_follow_in_place(void)
 		store_cut_free(cut);
 	}
 	/* With the cut gone, the same records take new values again. */
-	for (int k = 20; k < 40; k++) {
-		char key[32];
-		snprintf(key, sizeof(key), "ip/%02d", k);
-		bad += store_put(st, key, "\"22\"", STORE_ANY_VERSION, NULL, &err) != 0;
-	}
+	bad += put_ip_keys(st, 20, 40, "\"22\"");
 	rc = store_follow(f, &fr, &err);
 	ok(bad == 0 && rc >= 0 && states_differ(st, f, 40) == 0, "in place: and after the cut is freed");
 	store_close(f);
