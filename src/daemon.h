@@ -277,6 +277,8 @@ void daemon_lease_batch_start(void *arg, uint64_t epoch);
 int daemon_follow_start(struct daemon *d);
 /* A mutex and a condition whose timed waits count CLOCK_MONOTONIC. */
 void daemon_lock_init(pthread_mutex_t *lock, pthread_cond_t *cond);
+/* ms from now on CLOCK_MONOTONIC: a deadline for a daemon_lock_init cond. */
+void daemon_deadline(struct timespec *ts, long long ms);
 /* The follower's lock and condition, for the daemon's lifetime. */
 void daemon_follow_init(struct daemon *d);
 void daemon_follow_free(struct daemon *d);

@@ -53,17 +53,6 @@
 
 #include "log.h"
 
-static void follow_deadline(struct timespec *ts, long long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* After waking the loop: wait out follow_delay, then (1 s at a time, for
  * the stop flag) until the loop has looked. */
 static void follow_wait_for_look(struct daemon *d)
@@ -71,13 +60,13 @@ static void follow_wait_for_look(struct daemon *d)
 	struct timespec until;
 
 	pthread_mutex_lock(&d->inotify_lock);
-	follow_deadline(&until, d->cfg->follow_delay);
+	daemon_deadline(&until, d->cfg->follow_delay);
 	while (d->cfg->follow_delay > 0 && !atomic_load(&d->inotify_stop) &&
 	    pthread_cond_timedwait(&d->inotify_cond, &d->inotify_lock, &until) != ETIMEDOUT)
 		;
 	d->inotify_waiting = true;
 	while (atomic_load(&d->inotify_woke) && !atomic_load(&d->inotify_stop)) {
-		follow_deadline(&until, 1000);
+		daemon_deadline(&until, 1000);
 		pthread_cond_timedwait(&d->inotify_cond, &d->inotify_lock, &until);
 	}
 	d->inotify_waiting = false;

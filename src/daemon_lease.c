@@ -430,13 +430,7 @@ int daemon_lease_ack_check(void *arg, uint64_t epoch, char *why, size_t why_len)
 		snprintf(why, why_len, "epoch %" PRIu64 " is no longer this host's lease", epoch);
 		return 1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &limit);
-	limit.tv_sec += DAEMON_LEASE_CONFIRM_WAIT_MS / 1000;
-	limit.tv_nsec += (DAEMON_LEASE_CONFIRM_WAIT_MS % 1000) * 1000000L;
-	if (limit.tv_nsec >= 1000000000L) {
-		limit.tv_sec++;
-		limit.tv_nsec -= 1000000000L;
-	}
+	daemon_deadline(&limit, DAEMON_LEASE_CONFIRM_WAIT_MS);
 	pthread_mutex_lock(&d->lw_lock);
 	/* Only a caller that skipped batch_start gets here with nothing asked:
 	 * then the confirmation starts now, still after the batch did. */

@@ -257,3 +257,14 @@ void daemon_lock_init(pthread_mutex_t *lock, pthread_cond_t *cond)
 	pthread_cond_init(cond, &ca);
 	pthread_condattr_destroy(&ca);
 }
+
+void daemon_deadline(struct timespec *ts, long long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
